@@ -1,0 +1,45 @@
+"""Few-shot sampling: K training samples drawn deterministically from a pool by a seed.
+
+The paper rec-tunes on K = 16, 64 or 256 samples per seed. Every method (LLM and baselines) that is
+given the same (pool, K, seed) sees exactly the same samples.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from ..errors import DataError
+from .samples import Sample
+
+
+def draw_fewshot(pool: Sequence[Sample], k: int | None, seed: int, balanced: bool = False) -> list[Sample]:
+    """Draw `k` samples from `pool` with `seed` (all of them, shuffled, when k is None or 0).
+
+    balanced=True takes k//2 liked and k - k//2 not-liked samples. The result is shuffled with the
+    same seed, so the order is deterministic too.
+    """
+    labelled = [s for s in pool if s.label is not None]
+    if len(labelled) < len(pool):
+        raise DataError("the training pool holds samples without a label (output must be Yes./No.)")
+    if k is not None and k < 0:
+        raise DataError(f"shots must be positive, got {k}")
+    rng = random.Random(seed)
+    if not k:  # "use all samples": the authors' code crashed here
+        out = list(pool)
+        rng.shuffle(out)
+        return out
+    if k > len(pool):
+        raise DataError(f"cannot draw {k} shots from a pool of {len(pool)} samples")
+    if not balanced:
+        return rng.sample(list(pool), k)
+    pos = [s for s in pool if s.label]
+    neg = [s for s in pool if not s.label]
+    k_pos, k_neg = k // 2, k - k // 2
+    if k_pos > len(pos) or k_neg > len(neg):
+        raise DataError(
+            f"cannot draw a balanced {k} shots: the pool has {len(pos)} liked and {len(neg)} not liked"
+        )
+    out = rng.sample(pos, k_pos) + rng.sample(neg, k_neg)
+    rng.shuffle(out)
+    return out
