@@ -1,10 +1,211 @@
-"""`tallrec data ...`: prepare, download and inspect datasets."""
+"""`tallrec data ...`: prepare, download and inspect datasets.
+
+Thin: every command validates and renders all of its outputs through the package (tallrec.data.*)
+before writing any of them, and lets `TallrecError` become one line on stderr (see cli/__init__).
+"""
 
 from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 from . import app
+from ..errors import DataError
 
 data_app = typer.Typer(help="Prepare, download and inspect datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+prepare_app = typer.Typer(
+    help="Turn raw data into TALLRec train/valid/test.json (the authors' JSON format).", no_args_is_help=True
+)
+data_app.add_typer(prepare_app, name="prepare")
+
+download_app = typer.Typer(help="Download public raw datasets into the data folder.", no_args_is_help=True)
+data_app.add_typer(download_app, name="download")
+
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder for train.json, valid.json, test.json.")]
+DataDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Data folder (default: $TALLREC_DATA_DIR, else ~/.cache/tallrec/data)."),
+]
+
+
+def _command(group: typer.Typer, name: str):
+    """Register a command whose --help is its docstring with each paragraph reflowed to one line.
+
+    Typer's help keeps a docstring's line breaks, which reads badly once it wraps the lines again.
+    """
+
+    def register(f):
+        paras = inspect.cleandoc(f.__doc__ or "").split("\n\n")
+        return group.command(name, help="\n\n".join(" ".join(p.split()) for p in paras))(f)
+
+    return register
+
+
+def _write(out: Path, files: dict[str, bytes], counts: dict[str, int]) -> None:
+    from ..data.windows import write_outputs
+
+    for path in write_outputs(out, files):
+        n = counts.get(path.stem)
+        typer.echo(f"wrote {path}" + (f" ({n} samples)" if n is not None else ""))
+
+
+def _write_splits(out: Path, splits: dict) -> None:
+    from ..data.windows import render_splits
+
+    empty = [name for name, samples in splits.items() if not samples]
+    if empty:
+        n = sum(map(len, splits.values()))
+        raise DataError(f"{out}: not written: only {n} sample(s), which leaves {' and '.join(empty)} empty")
+
+    _write(out, render_splits(splits), {k: len(v) for k, v in splits.items()})
+
+
+@_command(prepare_app, "movielens")
+def prepare_movielens(
+    out: OutOpt,
+    raw: Annotated[
+        Optional[Path], typer.Option("--raw", help="Folder with u.data and u.item (default: DATA_DIR/ml-100k).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+):
+    """MovieLens-100K -> the official TALLRec movie split (8,000 / 1,000 / 1,000 samples).
+
+    Windows of the 10 previous ratings of each user in time order (like = rating > 3); the last
+    10,000 windows split 8:1:1 in order. valid.json and test.json are byte-identical to the authors'.
+    """
+    from ..data.movielens import build_movielens
+    from ..paths import data_dir as resolve
+
+    _write_splits(out, build_movielens(raw or resolve(data_dir) / "ml-100k"))
+
+
+@_command(prepare_app, "book")
+def prepare_book(
+    out: OutOpt,
+    official: Annotated[
+        Optional[Path], typer.Option("--official", help="Folder with the authors' book valid.json and test.json.")
+    ] = None,
+    raw: Annotated[
+        Optional[Path], typer.Option("--raw", help="Folder with BX-Book-Ratings.csv and BX-Books.csv.")
+    ] = None,
+    valid_size: Annotated[
+        int, typer.Option("--valid-size", help="--official: samples of valid.json kept for validation.")
+    ] = 500,
+    seed: Annotated[
+        int, typer.Option("--seed", help="--official: seed of the valid.json split; --raw: seed of the user split.")
+    ] = 42,
+):
+    """Book-Crossing samples, from the authors' files (--official) or the raw BX csv files (--raw).
+
+    --official: the authors' book train.json is unpublished, so their valid.json (2,427 samples) is
+    split: its positions are shuffled with random.Random(SEED) and the first --valid-size (500) form
+    valid.json, the rest (1,927) train.json, both in original file order. test.json is copied byte
+    for byte.
+
+    --raw: users with more than 3 ratings, like = rating > 5, each user's books shuffled (seed 42),
+    the last one the target, up to 10 before it the history; users split 8:1:1 with SEED.
+    Malformed lines are skipped with a warning.
+    """
+    from ..data import bookcrossing
+    from ..data.windows import render_splits
+
+    if (official is None) == (raw is None):
+        raise DataError("give exactly one of --official DIR (the authors' book files) or --raw DIR (BX csv files)")
+    if official is not None:
+        if out.resolve() == official.resolve():
+            raise DataError(f"{out}: --out must differ from --official (it would overwrite the authors' valid.json)")
+        splits, test_bytes = bookcrossing.split_official_book(official, valid_size, seed)
+        files = render_splits({"train": splits["train"], "valid": splits["valid"]})
+        files["test.json"] = test_bytes
+        _write(out, files, {k: len(v) for k, v in splits.items()})
+    else:
+        _write_splits(out, bookcrossing.build_bookcrossing(raw, seed=seed))
+
+
+def _scale(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise DataError(f"--rating-scale must be LOW,HIGH such as 1,5, got {text!r}") from None
+    return lo, hi
+
+
+@_command(prepare_app, "csv")
+def prepare_csv(
+    interactions: Annotated[
+        Path, typer.Option("--interactions", help="CSV with a header: user,item,rating[,timestamp].")
+    ],
+    items: Annotated[
+        Path, typer.Option("--items", help="CSV with a header: item,title[,more...]; more columns go in parentheses.")
+    ],
+    out: OutOpt,
+    like_threshold: Annotated[
+        float, typer.Option("--like-threshold", help="A rating above this counts as liked (Yes.).")
+    ] = 3.5,
+    domain: Annotated[str, typer.Option("--domain", help="The noun in the prompt: movie, book, ...")] = "movie",
+    history: Annotated[int, typer.Option("--history", help="History length: items before each target.")] = 10,
+    rating_scale: Annotated[
+        str, typer.Option("--rating-scale", help="LOW,HIGH; ratings outside are an error.")
+    ] = "1,5",
+    seed: Annotated[
+        Optional[int], typer.Option("--seed", help="Shuffle the windows with this seed before the 8:1:1 split "
+                                    "(default: split in order, like MovieLens).")
+    ] = None,
+    max_windows: Annotated[
+        Optional[int], typer.Option("--max-windows", help="Keep only the last N windows (MovieLens: 10000).")
+    ] = None,
+):
+    """Your own ratings -> TALLRec samples, windowed like MovieLens and split 8:1:1.
+
+    Users in order of first appearance; each user's ratings in timestamp order (file order without
+    a timestamp column); every rating with HISTORY earlier ones is a target with those as history.
+    Item text: the title, then any further items columns in parentheses: "Title (Drama, 1994)".
+    """
+    from ..data.csv import build_from_csv
+
+    splits = build_from_csv(
+        interactions, items, like_threshold=like_threshold, domain=domain, history=history,
+        rating_scale=_scale(rating_scale), seed=seed, max_windows=max_windows,
+    )
+    _write_splits(out, splits)
+
+
+@_command(download_app, "movielens")
+def download_movielens(
+    data_dir: DataDirOpt = None,
+    url: Annotated[Optional[str], typer.Option("--url", help="Archive URL (default: the GroupLens ml-100k.zip).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing DATA_DIR/ml-100k.")] = False,
+):
+    """Fetch ml-100k.zip from GroupLens into DATA_DIR/ml-100k and verify its sha256 checksums.
+
+    The archive is extracted into a temporary folder and moved into place only after u.data, u.item
+    and u.user match their published checksums, so a failure leaves nothing behind.
+    """
+    from ..data.fetch import MOVIELENS_URL
+    from ..data.fetch import download_movielens as fetch
+    from ..paths import data_dir as resolve
+
+    dest = fetch(resolve(data_dir), url or MOVIELENS_URL, force=force)
+    typer.echo(f"MovieLens-100K verified at {dest}")
+
+
+@_command(data_app, "stats")
+def stats(
+    file: Annotated[Path, typer.Argument(help="A samples file in the authors' JSON format.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+):
+    """Sample count, Yes share, history-length distribution and domain of a samples file."""
+    from ..data.samples import load_samples
+    from ..data.stats import compute_stats, format_stats
+
+    result = compute_stats(load_samples(file))
+    if as_json:
+        typer.echo(json.dumps({"file": str(file), **result}, indent=2))
+    else:
+        typer.echo(format_stats(result, str(file)))

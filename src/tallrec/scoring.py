@@ -1,0 +1,182 @@
+"""P(Yes) scoring: one forward pass per sample, last-position logits only. Never `generate`.
+
+score = softmax([logit(Yes), logit(No)])[0] at the position right after the response header.
+
+Speed (see benchmarks/score_bench.py):
+- prompts are sorted by length and batched (length bucketing) with left padding, so little padding;
+- only the last position's logits are computed (`logits_to_keep=1`): no vocabulary-wide matmul over
+  the whole sequence;
+- the token prefix that every prompt shares (Alpaca header + instruction + "User Preference: ")
+  is run once and its key/value cache reused by every batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data.samples import Sample
+from .errors import DataError
+from .prompts import Template, answer_token_ids, load_template, sample_prompt
+
+
+def encode_prompt(tokenizer, sample: Sample, cutoff: int, template: Template | None = None,
+                  reserve: int = 1) -> list[int]:
+    """Token ids of a sample's prompt, at most `cutoff - reserve` long.
+
+    When too long, the oldest history items are dropped one at a time: the question and the target
+    are never cut (the authors' truncation could cut off the question).
+    """
+    budget = cutoff - reserve
+    s = sample
+    while True:
+        ids = tokenizer(sample_prompt(s, template), add_special_tokens=True)["input_ids"]
+        if len(ids) <= budget:
+            return ids
+        if not s.history:
+            raise DataError(
+                f"prompt for target {sample.target[:60]!r} is {len(ids)} tokens even without history; "
+                f"raise the cutoff (now {cutoff})"
+            )
+        s = s.drop_oldest(1)
+
+
+def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix shared by every sequence."""
+    if not seqs:
+        return 0
+    first = seqs[0]
+    n = min(len(s) for s in seqs)
+    for seq in seqs[1:]:
+        i = 0
+        while i < n and seq[i] == first[i]:
+            i += 1
+        n = i
+    return n
+
+
+@dataclass
+class ScoreOptions:
+    batch_size: int = 16
+    cutoff: int = 512
+    prefix_cache: bool = True
+    progress: bool = True
+
+
+class Scorer:
+    """Scores Samples with a (possibly LoRA-wrapped) causal LM."""
+
+    def __init__(self, model, tokenizer, options: ScoreOptions | None = None, template: Template | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.options = options or ScoreOptions()
+        self.template = template or load_template()
+        self.answer = answer_token_ids(tokenizer, self.template)
+        pad = tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else tokenizer.eos_token_id
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def encode(self, samples: Sequence[Sample]) -> list[list[int]]:
+        return [encode_prompt(self.tokenizer, s, self.options.cutoff, self.template) for s in samples]
+
+    @torch.inference_mode()
+    def score(self, samples: Sequence[Sample], desc: str = "scoring") -> np.ndarray:
+        """P(Yes) for every sample, in the input order."""
+        return self.score_ids(self.encode(samples), desc=desc)
+
+    @torch.inference_mode()
+    def score_ids(self, prompts: list[list[int]], desc: str = "scoring") -> np.ndarray:
+        if not prompts:
+            return np.zeros(0)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out = np.empty(len(prompts), dtype=np.float64)
+            # The prefix must leave at least one token of every prompt to run through the model.
+            plen = min(common_prefix(prompts), min(len(p) for p in prompts) - 1) if self.options.prefix_cache else 0
+            prefix_cache = self._run_prefix(prompts[0][:plen]) if plen > 0 else None
+            order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+            bs = max(1, self.options.batch_size)
+            batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+            bar = tqdm(total=len(prompts), desc=desc, unit="sample", disable=not self.options.progress, leave=False)
+            for idx in batches:
+                rows = [prompts[i][plen:] for i in idx]
+                out[idx] = self._score_batch(rows, plen, prefix_cache)
+                bar.update(len(idx))
+            bar.close()
+            return out
+        finally:
+            self.model.train(was_training)
+
+    def _run_prefix(self, ids: list[int]):
+        x = torch.tensor([ids], device=self.device)
+        res = self.model(input_ids=x, use_cache=True, logits_to_keep=1)
+        return getattr(res, "cache", None) or res.past_key_values
+
+    def _score_batch(self, rows: list[list[int]], plen: int, prefix_cache) -> np.ndarray:
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, r in enumerate(rows):  # left padding: every row ends with its last real token
+            ids[j, width - len(r):] = torch.tensor(r)
+            mask[j, width - len(r):] = 1
+        dev = self.device
+        ids, mask = ids.to(dev), mask.to(dev)
+        kwargs = {}
+        if prefix_cache is not None:
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(len(rows))
+            kwargs[_cache_argument(self.model)] = cache
+            mask = torch.cat([torch.ones((len(rows), plen), dtype=mask.dtype, device=dev), mask], dim=1)
+        # Positions count real tokens only, so padding never shifts a prompt's positions.
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
+        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=prefix_cache is not None,
+                            logits_to_keep=1, **kwargs).logits[:, -1, :]
+        pair = logits[:, [self.answer.yes, self.answer.no]].float()
+        return torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
+
+
+def _cache_argument(model) -> str:
+    """transformers 5.x names the KV-cache argument `cache`; 4.x names it `past_key_values`."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def reference_scores(model, tokenizer, samples: Sequence[Sample], cutoff: int = 512) -> np.ndarray:
+    """Plain full forward pass, one sample at a time, full logits: the yardstick the fast path is
+    tested against."""
+    ans = answer_token_ids(tokenizer)
+    out = []
+    with torch.inference_mode():
+        for s in samples:
+            ids = torch.tensor([encode_prompt(tokenizer, s, cutoff)], device=next(model.parameters()).device)
+            logits = model(input_ids=ids).logits[0, -1]
+            out.append(torch.softmax(logits[[ans.yes, ans.no]].float(), -1)[0].item())
+    return np.array(out)
+
+
+def shard_scores(scorer: Scorer, samples: Sequence[Sample], desc: str = "validating") -> np.ndarray:
+    """Score `samples` split across torch.distributed ranks (if initialized) and gather on all ranks."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return scorer.score(samples, desc=desc)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    mine = list(range(rank, len(samples), world))
+    part = scorer.score([samples[i] for i in mine], desc=desc) if mine else np.zeros(0)
+    gathered: list = [None] * world
+    dist.all_gather_object(gathered, (mine, part.tolist()))
+    out = np.full(len(samples), math.nan)
+    for idx, vals in gathered:
+        out[idx] = vals
+    return out
