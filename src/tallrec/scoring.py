@@ -165,18 +165,18 @@ def reference_scores(model, tokenizer, samples: Sequence[Sample], cutoff: int = 
     return np.array(out)
 
 
-def shard_scores(scorer: Scorer, samples: Sequence[Sample], desc: str = "validating") -> np.ndarray:
-    """Score `samples` split across torch.distributed ranks (if initialized) and gather on all ranks."""
+def shard_ids(scorer: Scorer, prompts: list[list[int]], desc: str = "validating") -> np.ndarray:
+    """Score encoded prompts split across torch.distributed ranks (if initialized), gathered on all."""
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return scorer.score(samples, desc=desc)
+        return scorer.score_ids(prompts, desc=desc)
     rank, world = dist.get_rank(), dist.get_world_size()
-    mine = list(range(rank, len(samples), world))
-    part = scorer.score([samples[i] for i in mine], desc=desc) if mine else np.zeros(0)
+    mine = list(range(rank, len(prompts), world))
+    part = scorer.score_ids([prompts[i] for i in mine], desc=desc) if mine else np.zeros(0)
     gathered: list = [None] * world
     dist.all_gather_object(gathered, (mine, part.tolist()))
-    out = np.full(len(samples), math.nan)
+    out = np.full(len(prompts), math.nan)
     for idx, vals in gathered:
         out[idx] = vals
     return out

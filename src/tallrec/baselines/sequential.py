@@ -112,6 +112,7 @@ class SASRecEncoder(nn.Module):
     def __init__(self, dim: int, hidden: int, max_len: int, dropout: float, blocks: int = 2, heads: int = 1):
         super().__init__()
         self.pos = nn.Embedding(max_len, dim)
+        nn.init.normal_(self.pos.weight, std=0.1)  # the scale of the item embeddings, not N(0, 1)
         self.drop = nn.Dropout(dropout)
         self.attn = nn.ModuleList(nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True) for _ in range(blocks))
         self.norm1 = nn.ModuleList(nn.LayerNorm(dim) for _ in range(blocks))
@@ -158,6 +159,9 @@ class SeqRec(nn.Module):
         self.items = items
         self.encoder = encoder
         self.flags = nn.Embedding(3, dim, padding_idx=0)
+        nn.init.normal_(self.flags.weight, std=0.1)  # the scale of the item embeddings
+        with torch.no_grad():
+            self.flags.weight[0].zero_()
         self.drop = nn.Dropout(dropout)
         self.bias = nn.Parameter(torch.zeros(()))
         self.dro = dro

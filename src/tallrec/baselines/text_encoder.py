@@ -46,11 +46,18 @@ class MeanPoolEncoder:
         path = Path(path)
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: not a transformers model folder (no config.json)")
+        from transformers.utils import logging as hf_logging
+
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in the baseline's output
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             self.model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
         except Exception as e:  # noqa: BLE001 - any loading failure is the user's environment
             raise ModelError(f"{path}: cannot load the text encoder ({type(e).__name__}: {e})") from None
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.name = name or str(path)

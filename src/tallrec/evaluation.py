@@ -1,0 +1,53 @@
+"""Evaluate or predict with a base model (+ optional adapter): scores, AUC, metrics.json.
+
+The glue between scoring and metrics, shared by `tallrec evaluate`, `predict`, `quickstart` and
+the experiments, so every LLM number is produced the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .data.samples import Sample
+from .errors import DataError
+from .io import write_json_atomic
+from .metrics import metrics_record, write_metrics
+from .models import LoadedModel, attach_adapter, load_model
+from .scoring import ScoreOptions, Scorer
+
+
+def with_adapter(lm: LoadedModel, adapter: str | Path | None) -> LoadedModel:
+    return attach_adapter(lm, adapter) if adapter else lm
+
+
+def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None, *, data: str,
+             adapter: str | Path | None = None, seed: int | None = None, options: ScoreOptions | None = None,
+             desc: str = "evaluating", **extra) -> dict:
+    """Score labelled samples, compute AUC; write metrics.json + scores.jsonl into `out` if given."""
+    unlabeled = sum(s.label is None for s in samples)
+    if unlabeled:
+        raise DataError(f"{data}: {unlabeled} samples have no label; use `tallrec predict` for unlabeled data")
+    t0 = time.time()
+    scores = Scorer(lm.model, lm.tokenizer, options).score(samples, desc=desc)
+    labels = [bool(s.label) for s in samples]
+    rec = metrics_record(labels, scores, model=lm.name, data=data, adapter=None if adapter is None else str(adapter),
+                         seed=seed, seconds=time.time() - t0, dtype=str(lm.dtype).replace("torch.", ""), **extra)
+    if out is not None:
+        write_metrics(out, rec, labels, scores)
+    return rec
+
+
+def predict(lm: LoadedModel, samples: Sequence[Sample], out_file: str | Path, options: ScoreOptions | None = None,
+            **meta) -> np.ndarray:
+    """P(Yes) for (possibly unlabeled) samples, written as JSON: one entry per sample, input order."""
+    scores = Scorer(lm.model, lm.tokenizer, options).score(samples, desc="predicting")
+    rows = [{"index": i, "target": s.target, "p_yes": float(p)} for i, (s, p) in enumerate(zip(samples, scores))]
+    write_json_atomic(out_file, {"model": lm.name, **meta, "predictions": rows})
+    return scores
+
+
+__all__ = ["evaluate", "predict", "with_adapter", "load_model"]
