@@ -253,10 +253,7 @@ def attach_adapter(lm: LoadedModel, adapter: str | os.PathLike, trainable: bool 
     """Load a saved LoRA adapter onto the base model (plain `PeftModel.from_pretrained`)."""
     from peft import PeftModel
 
-    path = Path(adapter)
-    cfg_file = path / "adapter_config.json"
-    if not cfg_file.exists():
-        raise ModelError(f"{path}: not a LoRA adapter folder (no adapter_config.json)")
+    path = require_adapter_dir(adapter)
     check_adapter_base(path, lm)
     try:
         model = PeftModel.from_pretrained(lm.model, str(path), is_trainable=trainable)
@@ -264,6 +261,13 @@ def attach_adapter(lm: LoadedModel, adapter: str | os.PathLike, trainable: bool 
         raise ModelError(f"{path}: adapter does not fit base model {lm.name!r} ({str(e).splitlines()[0]})") from None
     model.eval()
     return LoadedModel(model=model, tokenizer=lm.tokenizer, name=lm.name, device=lm.device, dtype=lm.dtype)
+
+
+def require_adapter_dir(adapter: str | os.PathLike) -> Path:
+    path = Path(adapter)
+    if not (path / "adapter_config.json").is_file():
+        raise ModelError(f"{path}: not a LoRA adapter folder (no adapter_config.json)")
+    return path
 
 
 def base_fingerprint(lm: LoadedModel) -> dict:

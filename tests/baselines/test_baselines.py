@@ -154,10 +154,27 @@ def test_dro_term_is_the_only_difference(data):
     assert enc.calls == 1  # texts embedded once, then cached
 
 
-@pytest.mark.parametrize("name", ["gru4rec", "gru-bert"])
-def test_models_learn_a_learnable_pattern(name):
+def test_heads_and_unk(data):
+    """head=dot scores every unseen target alike (zero UNK: the global bias); dot+user does not."""
+    pool, valid, test = data
+    unseen = [Sample(history=s.history, target="never seen (2000)", label=s.label) for s in test]
+    dot = fit_baseline("gru4rec", pool, valid, unseen, 32, seed=0, **FAST, head="dot")
+    user = fit_baseline("gru4rec", pool, valid, unseen, 32, seed=0, **FAST)
+    learned = fit_baseline("gru4rec", pool, valid, unseen, 32, seed=0, **FAST, head="dot", unk_dropout=0.3)
+    assert len(set(dot.scores)) == 1 and len(set(user.scores)) > 1 and len(set(learned.scores)) > 1
+    assert dot.record["options"]["head"] == "dot" and learned.record["options"]["unk_dropout"] == 0.3
+    with pytest.raises(TallrecError, match="unknown head"):
+        fit_baseline("gru4rec", pool, valid, test, 32, seed=0, **FAST, head="mlp")
+
+
+@pytest.mark.parametrize("name, epochs", [("gru4rec", 40), ("gru-bert", 20)])
+def test_models_learn_a_learnable_pattern(name, epochs):
+    """Enough samples of a simple pattern (like the group you liked) are learnt, ids or text."""
     pool, valid, test = synthetic(300, 11), synthetic(60, 12), synthetic(100, 13)
-    rec = run_baseline(name, pool, valid, test, 256, seed=0, **opts_for(name, epochs=30, patience=5, lr=1e-2))
+    opts = dict(epochs=epochs, patience=10, lr=1e-2)
+    if name == "gru-bert":
+        opts["encoder"] = FakeEncoder()
+    rec = run_baseline(name, pool, valid, test, 256, seed=0, **opts)
     assert rec["auc"] > 0.8
 
 

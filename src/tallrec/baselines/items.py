@@ -6,9 +6,10 @@ Two ways to give an item text a row:
   training samples only (their history items and targets), because an id embedding can only be
   learned for items seen in training. Row 0 is padding, row 1 is UNK: every item not in the
   training samples (most validation/test items in the few-shot setting) maps to the single UNK
-  row. UNK is trained by "item dropout": during training each known item is replaced by UNK with
-  probability `unk_dropout` (see sequential.IdItems), so UNK learns the embedding of "an item the
-  model knows nothing about", and an unseen target is scored from the user's history alone.
+  row, which is the zero vector by default (an unseen target is then scored from the user's history
+  alone; see sequential.SeqRec), or a learned vector with `unk_dropout` > 0 (see
+  sequential.IdItems). A single UNK rather than hashed buckets: hashing would give unseen items
+  random, untrained vectors, i.e. noise.
 * `TextIndex` (text models: gru-bert, dros-bert): every text of every split gets its own row,
   because the item's representation is its frozen text embedding, an input feature that needs no
   labels. Row 0 is padding.

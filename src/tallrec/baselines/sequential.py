@@ -9,10 +9,18 @@ One model, `SeqRec`, is assembled from two parts:
   (Caser) or `SASRecEncoder` (SASRec).
 
 Each history item enters as its item vector plus a learned flag embedding (liked / disliked), as
-the TALLRec authors fed their baselines. The score of the target is the dot product of the user
-vector with the target's item vector plus a bias; P(like) = sigmoid(score); the loss is binary
-cross-entropy on the label. There are no user ids (users are anonymous in TALLRec samples), so
-Caser has no user embedding.
+the TALLRec authors fed their baselines. The score of the target is, with the default head
+"dot+user",
+
+    s = <u, e_target> + w.u + b
+
+the dot product of the user (sequence) vector u with the target's item vector, plus a learned user
+bias w.u and a global bias b; P(like) = sigmoid(s); the loss is binary cross-entropy on the label.
+head="dot" drops w.u: the classic pure dot-product scorer. The user bias matters in the few-shot
+setting: most test targets were never seen in the K training samples (id models give them the UNK
+vector, zero by default), so their score can only come from the user's history, and the pure dot
+product has nothing to say about them (AUC ~0.5, as the TALLRec paper reports for these models).
+There are no user ids (users are anonymous in TALLRec samples), so Caser has no user embedding.
 
 DROS (Yang et al., SIGIR 2023, "A Generic Learning Framework for Sequential Recommendation with
 Distribution Shifts") adds to the base loss a distributionally robust term over the training
@@ -44,9 +52,10 @@ from .items import FLAG_LIKED, PAD, UNK, Encoded
 
 
 class IdItems(nn.Module):
-    """Learned item-id embedding. In training, known ids become UNK with probability unk_dropout."""
+    """Learned item-id embedding. Row UNK: the zero vector (unk_dropout=0, the default), or, with
+    unk_dropout > 0, a learned vector trained by replacing known ids by UNK with that probability."""
 
-    def __init__(self, rows: int, dim: int, unk_dropout: float = 0.1):
+    def __init__(self, rows: int, dim: int, unk_dropout: float = 0.0):
         super().__init__()
         self.emb = nn.Embedding(rows, dim, padding_idx=PAD)
         nn.init.normal_(self.emb.weight, std=0.1)
@@ -55,7 +64,9 @@ class IdItems(nn.Module):
         self.unk_dropout = unk_dropout
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        if self.training and self.unk_dropout > 0:
+        if self.unk_dropout <= 0:  # UNK is the zero vector
+            return self.emb(ids) * (ids != UNK).unsqueeze(-1).to(self.emb.weight.dtype)
+        if self.training:
             drop = (torch.rand(ids.shape, device=ids.device) < self.unk_dropout) & (ids > UNK)
             ids = torch.where(drop, torch.full_like(ids, UNK), ids)
         return self.emb(ids)
@@ -151,10 +162,15 @@ class DRO:
     beta: float = 1.0
 
 
-class SeqRec(nn.Module):
-    """Item module + sequence encoder + flag embedding; score = <user, target item> + bias."""
+HEADS = ("dot+user", "dot")
 
-    def __init__(self, items: nn.Module, encoder: nn.Module, dim: int, dropout: float, dro: DRO | None = None):
+
+class SeqRec(nn.Module):
+    """Item module + sequence encoder + flag embedding; score = <u, target> (+ w.u) + b (see module doc)."""
+
+    def __init__(
+        self, items: nn.Module, encoder: nn.Module, dim: int, dropout: float, dro: DRO | None = None, head: str = "dot+user"
+    ):
         super().__init__()
         self.items = items
         self.encoder = encoder
@@ -164,6 +180,9 @@ class SeqRec(nn.Module):
             self.flags.weight[0].zero_()
         self.drop = nn.Dropout(dropout)
         self.bias = nn.Parameter(torch.zeros(()))
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        self.user_bias = nn.Linear(dim, 1, bias=False) if head == "dot+user" else None
         self.dro = dro
         if dro is not None:
             cand = torch.nonzero(dro.p > 0).squeeze(1)
@@ -179,18 +198,27 @@ class SeqRec(nn.Module):
 
     def forward(self, b: Encoded) -> torch.Tensor:
         """Logits [N] of P(like)."""
-        return (self.user(b) * self.items(b.target)).sum(-1) + self.bias
+        return self._score(self.user(b), self.items(b.target))
+
+    def _score(self, u: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        s = (u * e).sum(-1) + self.bias
+        if self.user_bias is not None:
+            s = s + self.user_bias(u).squeeze(-1)
+        return s
 
     def loss(self, b: Encoded) -> torch.Tensor:
         u = self.user(b)
-        logits = (u * self.items(b.target)).sum(-1) + self.bias
+        logits = self._score(u, self.items(b.target))
         loss = F.binary_cross_entropy_with_logits(logits, b.labels)
         if self.dro is not None:
             loss = loss + self.dro.alpha * self._dro_term(u, b)
         return loss
 
     def _dro_term(self, u: torch.Tensor, b: Encoded) -> torch.Tensor:
-        probs = torch.sigmoid(u @ self.items(self.cand).T + self.bias)  # [N, C]
+        logits = u @ self.items(self.cand).T + self.bias
+        if self.user_bias is not None:
+            logits = logits + self.user_bias(u)
+        probs = torch.sigmoid(logits)  # [N, C]
         y = torch.zeros_like(probs)
         rows = torch.arange(len(b), device=u.device)
         hp = self.cand_pos[b.hist]

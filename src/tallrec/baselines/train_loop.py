@@ -24,7 +24,7 @@ from ..data.samples import Sample
 from ..errors import DataError, TallrecError
 from ..metrics import auc
 from .items import Encoded, ItemVocab, TextIndex, encode, popularity, sample_texts
-from .sequential import DRO, ENCODERS, IdItems, SeqRec, TextItems
+from .sequential import DRO, ENCODERS, HEADS, IdItems, SeqRec, TextItems
 
 # name -> (item kind, encoder, DRO term)
 SPECS = {
@@ -164,7 +164,10 @@ def build_model(name: str, train_samples: Sequence[Sample], index, vectors, opts
         dro = DRO(popularity(train_samples, index, len(index)), float(opts["alpha"]), float(opts["beta"]))
         extras.update(dro_alpha=dro.alpha, dro_beta=dro.beta)
     encoder_module = ENCODERS[enc_name](dim, int(opts["hidden"]), int(opts["max_history"]), float(opts["dropout"]))
-    return SeqRec(items, encoder_module, dim, float(opts["dropout"]), dro), extras
+    head = str(opts["head"])
+    if head not in HEADS:
+        raise TallrecError(f"unknown head {head!r}; use one of {', '.join(HEADS)}")
+    return SeqRec(items, encoder_module, dim, float(opts["dropout"]), dro, head=head), extras
 
 
 def run_sequential(
@@ -199,7 +202,7 @@ def run_sequential(
         epochs_run=res.epochs_run,
         valid_n=len(valid),
         valid_curve=res.valid_curve,
-        options={k: opts[k] for k in ("epochs", "patience", "lr", "batch_size", "dim", "hidden", "max_history", "dropout")}
+        options={k: opts[k] for k in ("epochs", "patience", "lr", "batch_size", "dim", "hidden", "max_history", "dropout", "head")}
         | ({"unk_dropout": opts["unk_dropout"]} if SPECS[name][0] == "id" else {}),
     )
     return res.test_scores, extras

@@ -43,6 +43,9 @@ def baseline(
     valid_size: int = typer.Option(SEQ_OPTIONS["valid_size"], "--valid-size", help="Seeded validation subset (0 = all)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     balanced: bool = typer.Option(False, "--balanced", help="Draw K/2 liked and K/2 not-liked shots."),
+    head: str = typer.Option(
+        SEQ_OPTIONS["head"], "--head", help="Scorer of the sequential models: dot+user (dot product + user bias) or dot."
+    ),
     encoder: Optional[str] = typer.Option(
         None, "--encoder", help="Text encoder folder for the -bert baselines (default: packaged all-MiniLM-L6-v2)."
     ),
@@ -64,8 +67,10 @@ def baseline(
         epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, valid_size=valid_size,
         device=device, balanced=balanced,
     )
-    if BASELINES[name][0] == "seq" and encoder is not None:
-        options["encoder"] = encoder
+    if BASELINES[name][0] == "seq":
+        options["head"] = head
+        if encoder is not None:
+            options["encoder"] = encoder
     rec = run_baseline(name, pool, valid_samples, test_samples, shots, seed, out=out, data=test, **options)
     extra = f", best epoch {rec['best_epoch']}" if "best_epoch" in rec else ""
     typer.echo(f"{name}: AUC {rec['auc']:.4f} on {rec['n']} samples ({rec['shots']} shots{extra}) -> {out}/metrics.json")

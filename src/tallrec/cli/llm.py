@@ -108,6 +108,10 @@ def _base_model(model: str | None, adapter: Path | None) -> str | None:
     """The base model: --model, else the one recorded beside the adapter by `tallrec train`."""
     import json
 
+    from ..models import require_adapter_dir
+
+    if adapter is not None:
+        require_adapter_dir(adapter)
     if model or adapter is None:
         return model
     meta = Path(adapter) / "tallrec-base.json"
