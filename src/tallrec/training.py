@@ -60,7 +60,11 @@ def encode_sample(tokenizer, sample: Sample, cfg: TrainConfig, template: Templat
 
 
 class PadCollator:
-    """Right-pads a batch: pad token for inputs, 0 in the attention mask, -100 in the labels."""
+    """Left-pads a batch (pad token, mask 0, label -100) and gives explicit position ids.
+
+    Left padding puts every answer at the end of its row, so the answer-only loss needs the logits
+    of the last few positions only (see AnswerLossTrainer).
+    """
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -72,10 +76,18 @@ class PadCollator:
         labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
         for i, b in enumerate(batch):
             n = len(b["input_ids"])
-            ids[i, :n] = torch.tensor(b["input_ids"])
-            mask[i, :n] = 1
-            labels[i, :n] = torch.tensor(b["labels"])
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+            ids[i, width - n:] = torch.tensor(b["input_ids"])
+            mask[i, width - n:] = 1
+            labels[i, width - n:] = torch.tensor(b["labels"])
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        return {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "labels": labels}
+
+
+def answer_span(labels: torch.Tensor) -> int:
+    """Number of trailing positions that hold any label (labels are left-padded)."""
+    has = (labels != IGNORE).any(dim=0)
+    idx = torch.nonzero(has)
+    return 0 if idx.numel() == 0 else int(labels.shape[1] - idx[0, 0])
 
 
 class ListDataset(torch.utils.data.Dataset):
@@ -165,6 +177,44 @@ class TrainResult:
     steps: int
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def answer_loss_sum(model, inputs: dict):
+    """(summed cross-entropy over labelled tokens, their count, outputs), with logits computed for
+    the trailing answer span only. Equals the plain loss on the same labels (tested)."""
+    inputs = dict(inputs)
+    labels = inputs.pop("labels")
+    span = max(1, answer_span(labels))
+    outputs = model(**inputs, logits_to_keep=span + 1, use_cache=False)
+    logits = outputs.logits[:, :-1, :].float()
+    target = labels[:, -span:].to(logits.device)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                             ignore_index=IGNORE, reduction="sum")
+    return loss, int((target != IGNORE).sum()), outputs
+
+
+def _trainer_class():
+    from transformers import Trainer
+
+    class AnswerLossTrainer(Trainer):
+        """Loss on the answer tokens only, computing logits for the last positions only.
+
+        The plain path computes a vocabulary-wide logit for every prompt token and then ignores
+        them; here `logits_to_keep` limits the LM head to the answer span (a few tokens).
+        Normalization follows the Trainer's own (sum over tokens / tokens in the whole batch).
+        """
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss, n, outputs = answer_loss_sum(model, inputs)
+            if num_items_in_batch is not None:
+                loss = loss / num_items_in_batch
+                if self.args.average_tokens_across_devices:
+                    loss = loss * self.accelerator.num_processes
+            else:
+                loss = loss / max(1, n)
+            return (loss, outputs) if return_outputs else loss
+
+    return AnswerLossTrainer
 
 
 def _make_callback(validate: Callable[[], float] | None, cfg: TrainConfig, out: Path, save: Callable[[Path], None],
@@ -266,7 +316,8 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
             ddp_find_unused_parameters=False,
             ddp_backend="gloo" if use_cpu and world > 1 else None,
         )
-        trainer = Trainer(model=model, args=args, train_dataset=ListDataset(rows),
+        trainer_cls = _trainer_class() if cfg.loss_on == "answer" else Trainer
+        trainer = trainer_cls(model=model, args=args, train_dataset=ListDataset(rows),
                           data_collator=PadCollator(lm.tokenizer.pad_token_id), callbacks=[callback])
         t0 = time.time()
         trainer.train()

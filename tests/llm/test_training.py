@@ -93,3 +93,19 @@ def test_torchrun_two_cpu_processes(tmp_path, tiny_model_dir):
     hist = json.loads((tmp_path / "ddp" / "history.json").read_text())
     assert hist["steps"] == 4  # 8 samples per process, micro batch 4, no accumulation: 2 steps x 2 epochs
     assert lora_b_norm(tmp_path / "ddp" / "adapter") > 0
+
+
+def test_answer_loss_fast_path_equals_plain_loss(tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    from tallrec.prompts import load_template
+    from tallrec.training import PadCollator, answer_loss_sum, encode_sample
+
+    lm = load_model(str(tiny_model_dir), precision="fp32", device="cpu")
+    cfg = _cfg(tiny_model_dir, loss_on="answer")
+    rows = [encode_sample(lm.tokenizer, s, cfg, load_template()) for s in synthetic(6, seed=4)]
+    batch = PadCollator(lm.tokenizer.pad_token_id)(rows)
+    with torch.no_grad():
+        plain = lm.model(**batch).loss  # HF's loss: mean over labelled tokens, all logits computed
+        fast, n, _ = answer_loss_sum(lm.model, batch)
+    assert n > 0 and abs(fast.item() / n - plain.item()) < 1e-5

@@ -1,0 +1,160 @@
+"""Stage 1: Alpaca instruction tuning (the "AT" of the paper), as alpaca-lora does it.
+
+TALLRec first LoRA-tunes the base model on Alpaca records (instruction, optional input, output) with
+alpaca-lora's recipe, then continues that adapter on recommendation samples (stage 2, `rec_tune`
+with `init_adapter`). Differences from alpaca-lora, on purpose:
+
+* a record longer than the cutoff is skipped (and counted), not truncated: a truncated record
+  teaches the model to stop mid-answer;
+* there is no validation split: alpaca-lora holds out `val_set_size` records and keeps the
+  checkpoint of lowest validation loss; here the final adapter is kept (`fit_lora` without
+  validation), so every record can be used for training.
+
+The prompt is the shared Alpaca template (templates/alpaca.json) in its with-input and without-input
+variants, exactly the text stage 2 and the scorer use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .config import TrainConfig, dump_config
+from .errors import DataError, TallrecError
+from .io import ensure_dir, read_json, write_json_atomic, write_text_atomic
+from .models import LoadedModel, load_model
+from .prompts import Template, load_template, record_prompt
+from .training import TrainResult, _is_main, check_out_dir, encode_example, fit_lora
+
+
+@dataclass
+class InstructConfig(TrainConfig):
+    """Stage-1 settings. Defaults are alpaca-lora's (configs/alpaca-paper.yaml spells them out).
+
+    Of the TrainConfig fields, stage 1 ignores the rec-tuning ones: shots, balanced, eval_every,
+    patience, valid_size, eval_batch_size.
+    """
+
+    lr: float = 3e-4
+    batch_size: int = 128
+    micro_batch_size: int = 4
+    epochs: int = 3
+    cutoff: int = 256
+    warmup_steps: int = 100
+    scheduler: str = "linear"        # the HF Trainer's default, which alpaca-lora uses
+    loss_on: str = "all"             # alpaca-lora's train_on_inputs=True; "answer" = train_on_inputs=False
+    shots: int | None = None         # unused in stage 1
+    limit: int | None = None         # train on N records (drawn with `seed` from those that fit); None = all
+
+
+# ---------------------------------------------------------------- the data
+
+def load_alpaca_records(path: str | os.PathLike) -> list[dict]:
+    """Alpaca records {"instruction", "input" (optional), "output"} from a JSON list, validated.
+
+    Any problem (missing/empty/malformed file, a record that is not an object, a missing field, a
+    field that is not a string) is a one-line DataError naming the file and the record index.
+    """
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of Alpaca records (instruction, input, output)")
+    if not data:
+        raise DataError(f"{path}: contains no records")
+    out = []
+    for i, r in enumerate(data):
+        where = f"{path}: record {i}"
+        if not isinstance(r, dict):
+            raise DataError(f"{where}: expected an object with instruction, input (optional) and output")
+        missing = [k for k in ("instruction", "output") if k not in r]
+        if missing:
+            raise DataError(f"{where}: missing field {', '.join(repr(k) for k in missing)}")
+        for k in ("instruction", "input", "output"):
+            if k in r and not isinstance(r[k], str):
+                raise DataError(f"{where}: field {k!r} must be a string, got {type(r[k]).__name__}")
+        if not r["instruction"].strip():
+            raise DataError(f"{where}: field 'instruction' is empty")
+        out.append({"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"]})
+    return out
+
+
+def encode_record(tokenizer, record: dict, cfg: TrainConfig, template: Template | None = None) -> dict | None:
+    """Token ids + labels of one Alpaca record; None when longer than the cutoff."""
+    return encode_example(tokenizer, record_prompt(record, template), record["output"], cfg.cutoff, cfg.loss_on)
+
+
+@dataclass
+class InstructResult:
+    adapter: Path
+    steps: int
+    seconds: float
+    records: int      # records given
+    skipped: int      # longer than the cutoff
+    used: int         # trained on (after --limit)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- stage 1
+
+def tune_instruct(cfg: InstructConfig | TrainConfig, records: Sequence[dict], out: str | os.PathLike,
+                  lm: LoadedModel | None = None, overwrite: bool = False, source: str | None = None,
+                  log=print) -> InstructResult:
+    """LoRA-tune on Alpaca records; write out/adapter (the final adapter), out/config.yaml, out/instruct.json.
+
+    Records longer than `cfg.cutoff` tokens are skipped and counted; with `cfg.limit` N of the
+    remaining records are drawn with `cfg.seed`. Load a fresh base model for each call (LoRA layers
+    are injected into `lm.model` in place).
+    """
+    out = ensure_dir(out)
+    cfg_text = dump_config(cfg)
+    check_out_dir(out, cfg_text, overwrite)
+    if cfg.loss_on not in ("all", "answer"):
+        raise TallrecError(f"loss_on must be 'all' or 'answer', got {cfg.loss_on!r}")
+    limit = getattr(cfg, "limit", None)
+    if limit is not None and limit <= 0:
+        raise TallrecError(f"limit must be a positive number of records, got {limit}")
+    if not records:
+        raise DataError(f"{source or 'instruction data'}: contains no records")
+    lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
+    template = load_template()
+    rows = [encode_record(lm.tokenizer, r, cfg, template) for r in records]
+    fitting = [row for row in rows if row is not None]
+    skipped = len(rows) - len(fitting)
+    if not fitting:
+        raise DataError(f"{source or 'instruction data'}: all {len(rows)} records are longer than the cutoff "
+                        f"({cfg.cutoff} tokens); raise --cutoff")
+    if limit and limit < len(fitting):
+        fitting = random.Random(cfg.seed).sample(fitting, limit)
+    tokens = sum(len(r["input_ids"]) for r in fitting)
+    if _is_main():
+        log(f"[tune-instruct] {len(records)} records; {skipped} longer than the cutoff ({cfg.cutoff} tokens) "
+            f"skipped; training on {len(fitting)} ({tokens / len(fitting):.0f} tokens on average), "
+            f"{cfg.epochs} epoch(s), model {lm.name} ({str(lm.dtype).replace('torch.', '')})")
+    write_text_atomic(out / "config.yaml", cfg_text)
+    res: TrainResult = fit_lora(lm, fitting, cfg, out, None, desc="tune-instruct")
+    result = InstructResult(adapter=res.adapter, steps=res.steps, seconds=res.seconds, records=len(records),
+                            skipped=skipped, used=len(fitting))
+    if _is_main():
+        write_json_atomic(out / "instruct.json", {
+            "data": source, "records": len(records), "skipped_longer_than_cutoff": skipped,
+            "trained_on": len(fitting), "mean_tokens": round(tokens / len(fitting), 1), "cutoff": cfg.cutoff,
+            "steps": res.steps, "seconds": round(res.seconds, 1), "adapter": str(res.adapter),
+            "config": cfg.to_dict()})
+    return result
+
+
+def instruct_done(out: str | os.PathLike, cfg: TrainConfig) -> bool:
+    """True when `out` holds a finished stage-1 run of exactly this config (for resuming)."""
+    out = Path(out)
+    return ((out / "instruct.json").is_file() and (out / "adapter" / "adapter_config.json").is_file()
+            and (out / "config.yaml").is_file() and (out / "config.yaml").read_text() == dump_config(cfg))
