@@ -28,8 +28,8 @@ from .prompts import Template, answer_token_ids, load_template, sample_prompt
 
 
 def encode_prompt(tokenizer, sample: Sample, cutoff: int, template: Template | None = None,
-                  reserve: int = 1) -> list[int]:
-    """Token ids of a sample's prompt, at most `cutoff - reserve` long.
+                  reserve: int = 1, prefix: str = "") -> list[int]:
+    """Token ids of `prefix` + a sample's prompt, at most `cutoff - reserve` long.
 
     When too long, the oldest history items are dropped one at a time: the question and the target
     are never cut (the authors' truncation could cut off the question).
@@ -37,7 +37,7 @@ def encode_prompt(tokenizer, sample: Sample, cutoff: int, template: Template | N
     budget = cutoff - reserve
     s = sample
     while True:
-        ids = tokenizer(sample_prompt(s, template), add_special_tokens=True)["input_ids"]
+        ids = tokenizer(prefix + sample_prompt(s, template), add_special_tokens=True)["input_ids"]
         if len(ids) <= budget:
             return ids
         if not s.history:
