@@ -98,11 +98,10 @@ def run_ablation(out: str | os.PathLike, domain: str, shots: Sequence[int] | str
              f"shots {shots}; seeds {seeds}; -> {out}")
 
     if icfg is not None:
-        t = prog.start("stage1", "")
         if instruct_done(out / "stage1", icfg):
-            prog.say("stage1: done before, reused")
+            prog.start("stage1", "done before, reused (skipped)")
         else:
-            prog.say(f"stage1: Alpaca tuning on {alpaca}")
+            t = prog.start("stage1", f"Alpaca tuning on {alpaca}")
             res = tune_instruct(icfg, records, out / "stage1", lm=load_lm(icfg), overwrite=True,
                                 source=str(alpaca), log=log)
             prog.say(f"stage1: {res.steps} steps on {res.used} records ({time.time() - t:.0f} s)")
@@ -168,7 +167,9 @@ def write_summary(out: Path, settings: dict) -> dict:
     for arm in ARMS:
         for k in shots:
             vals = [c["auc"] for c in cells if c["arm"] == arm and c["shots"] == k]
-            if vals:
+            if vals and arm == "AT":  # one evaluation copied into every cell: no spread over seeds
+                table.setdefault(arm, {})[str(k)] = {"mean": vals[0], "sd": None, "seeds": 1}
+            elif vals:
                 mean, sd = mean_sd(vals)
                 table.setdefault(arm, {})[str(k)] = {"mean": mean, "sd": sd, "seeds": len(vals)}
     summary = {"experiment": "ablation", "domain": settings["domain"], "test_samples": settings["test_samples"],

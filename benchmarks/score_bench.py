@@ -1,0 +1,129 @@
+"""Scoring benchmark: tallrec's P(Yes) scorer against a reference-style scorer, side by side.
+
+The reference does what the authors' evaluate.py does: Hugging Face `generate` with greedy decoding,
+max_new_tokens=128, batch 32, and P(Yes) from the scores of the first generated token. Both run on
+the same model and the same N official test samples in one process; the script checks that they
+agree, prints samples/s of each and the ratio, the FLOP/s tallrec's scorer achieves against this
+machine's GEMM peak (a large matmul in the same dtype, measured in the same run) and peak RSS.
+
+    python benchmarks/score_bench.py --n 64 [--model smollm2-135m] [--batch-size 16] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+
+from tallrec.data import load_samples
+from tallrec.data.datasets import load_domain
+from tallrec.models import load_model
+from tallrec.prompts import answer_token_ids
+from tallrec.scoring import ScoreOptions, Scorer, common_prefix
+
+
+def reference_generate_scores(lm, prompts_text: list[str], batch_size: int = 32, max_new_tokens: int = 128):
+    """The authors' way: generate up to 128 tokens per batch, keep the first step's scores."""
+    tok, model = lm.tokenizer, lm.model
+    ans = answer_token_ids(tok)
+    out = []
+    for i in range(0, len(prompts_text), batch_size):
+        enc = tok(prompts_text[i:i + batch_size], return_tensors="pt", padding=True).to(lm.device)
+        with torch.no_grad():
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                 output_scores=True, return_dict_in_generate=True, pad_token_id=tok.pad_token_id)
+        first = gen.scores[0]
+        out.append(torch.softmax(first[:, [ans.yes, ans.no]].float(), -1)[:, 0].cpu().numpy())
+    return np.concatenate(out)
+
+
+def gemm_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
+    """FLOP/s of a large square matmul in `dtype`: this machine's practical peak."""
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def scorer_flops(model, prompts: list[list[int]], prefix_len: int) -> float:
+    """Matmul FLOPs the scorer must do: 2 x (non-embedding weights) per token run through the
+    model (the shared prefix once), plus attention (QK^T and AV), plus the LM head at the last
+    position only."""
+    cfg = model.config
+    emb = model.get_input_embeddings().weight.numel()
+    non_emb = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
+    h, layers = cfg.hidden_size, cfg.num_hidden_layers
+    tokens = prefix_len + sum(len(p) - prefix_len for p in prompts)
+    attn = sum(2 * 2 * layers * h * sum(range(prefix_len + 1, len(p) + 1)) for p in prompts)
+    head = 2 * emb * len(prompts)
+    return 2 * non_emb * tokens + attn + head
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=64, help="test samples scored by both")
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--batch-size", type=int, default=16, help="tallrec scorer batch size")
+    ap.add_argument("--ref-batch-size", type=int, default=32)
+    ap.add_argument("--data", default=None, help="samples file (default: the official movie test set)")
+    ap.add_argument("--json", default=None, help="write the figures to this file")
+    args = ap.parse_args(argv)
+
+    samples = load_samples(args.data) if args.data else load_domain("movie").test
+    samples = samples[: args.n]
+    lm = load_model(args.model, args.precision)
+    tok = lm.tokenizer
+    scorer = Scorer(lm.model, tok, ScoreOptions(batch_size=args.batch_size, progress=False))
+    prompts = scorer.encode(samples)
+    texts = [tok.decode(p, skip_special_tokens=True) for p in prompts]
+
+    scorer.score_ids(prompts[:4])  # warm-up of both paths on a few samples
+    reference_generate_scores(lm, texts[:2], batch_size=2, max_new_tokens=2)
+
+    t = time.perf_counter()
+    ref = reference_generate_scores(lm, texts, batch_size=args.ref_batch_size)
+    t_ref = time.perf_counter() - t
+    t = time.perf_counter()
+    fast = scorer.score_ids(prompts)
+    t_fast = time.perf_counter() - t
+
+    peak = gemm_peak(lm.dtype)
+    flops = scorer_flops(lm.model, prompts, common_prefix(prompts))
+    fig = {
+        "model": args.model, "dtype": str(lm.dtype).replace("torch.", ""), "n": len(samples),
+        "threads": torch.get_num_threads(),
+        "reference_samples_per_s": len(samples) / t_ref,
+        "tallrec_samples_per_s": len(samples) / t_fast,
+        "ratio": t_ref / t_fast,
+        "gemm_peak_flops": peak,
+        "achieved_flops": flops / t_fast,
+        "fraction_of_peak": flops / t_fast / peak,
+        "max_abs_diff": float(np.abs(ref - fast).max()),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    print(f"model {fig['model']} ({fig['dtype']}), {fig['n']} samples, {fig['threads']} threads")
+    print(f"reference (generate, 128 new tokens, batch {args.ref_batch_size}): {fig['reference_samples_per_s']:.2f} samples/s")
+    print(f"tallrec scorer (batch {args.batch_size}):                    {fig['tallrec_samples_per_s']:.2f} samples/s")
+    print(f"ratio tallrec / reference: {fig['ratio']:.1f}x")
+    print(f"achieved {fig['achieved_flops'] / 1e9:.1f} GFLOP/s = {100 * fig['fraction_of_peak']:.0f}% of the measured "
+          f"GEMM peak {fig['gemm_peak_flops'] / 1e9:.1f} GFLOP/s")
+    print(f"max |P(Yes) reference - tallrec| = {fig['max_abs_diff']:.2e}; peak RSS {fig['peak_rss_bytes'] / 2**30:.2f} GiB")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(fig, f, indent=2)
+    return fig
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
