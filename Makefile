@@ -6,6 +6,8 @@ VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 # Where the raw/official data lives (see README, "Data"). ../shared/data in the development checkout.
+# tallrec never downloads models: keep transformers from trying.
+export HF_HUB_OFFLINE ?= 1
 export TALLREC_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(HOME)/.cache/tallrec/data)
 
 .PHONY: setup quickstart test test-all
