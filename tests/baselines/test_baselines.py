@@ -127,12 +127,13 @@ def test_sequential_baselines_run_and_record(data, name, tmp_path):
 @pytest.mark.parametrize("name", ["sasrec", "dros", "dros-bert"])
 def test_same_seed_same_scores(data, name):
     pool, valid, test = data
-    rng_before = torch.get_rng_state()
+    rng_before, threads = torch.get_rng_state(), torch.get_num_threads()
     a = fit_baseline(name, pool, valid, test, 32, seed=5, **opts_for(name))
     b = fit_baseline(name, pool, valid, test, 32, seed=5, **opts_for(name))
     c = fit_baseline(name, pool, valid, test, 32, seed=6, **opts_for(name))
     assert a.scores == b.scores and a.scores != c.scores
     assert torch.equal(torch.get_rng_state(), rng_before)  # the caller's RNG is untouched
+    assert not torch.are_deterministic_algorithms_enabled() and torch.get_num_threads() == threads
 
 
 def test_id_models_see_exactly_the_drawn_shots(data):
@@ -190,6 +191,9 @@ def test_bad_inputs_raise_one_line_errors(data):
         run_baseline("sasrec", pool, None, test, 16)
     with pytest.raises(DataError, match="without a label"):
         run_baseline("like-share", pool, None, [Sample(history=(), target="x")], 16)
+    if not torch.cuda.is_available():
+        with pytest.raises(TallrecError, match="no CUDA GPU"):
+            run_baseline("gru4rec", pool, valid, test, 16, device="cuda")
     assert subset(test, 10, 0) == subset(test, 10, 0) and len(subset(test, 0, 0)) == len(test)
 
 
@@ -207,6 +211,7 @@ def test_real_encoder_when_installed():
     vecs = text_encoder.cached_matrix(enc, ["Toy Story (1995)", "Toy Story 2 (1999)", "Fargo (1996)"])
     assert vecs.shape == (3, 384) and torch.allclose(vecs.norm(dim=1), torch.ones(3), atol=1e-4)
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
+    assert torch.equal(enc.encode(["Fargo (1996)"])[0], vecs[2])  # independent of the other texts
 
 
 # --- CLI -------------------------------------------------------------------------------------------

@@ -9,8 +9,7 @@ from tallrec.errors import TallrecError
 from tallrec.experiments.ablation import run_ablation
 from tallrec.instruct import InstructConfig
 
-from .helpers import (TINY_INSTRUCT, domain_data, error_line, rec_config, write_alpaca, write_data_dir,
-                      write_instruct_yaml, write_rec_yaml)
+from .helpers import TINY_INSTRUCT, domain_data, error_line, rec_config, write_alpaca, write_data_dir, write_rec_yaml
 
 
 def _quiet(msg):

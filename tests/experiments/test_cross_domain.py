@@ -65,7 +65,7 @@ def test_valid_from_first(tiny_model_dir):
     domains = {"movie": domain_data("movie"), "book": domain_data("book")}
     cfg, pool, valid, desc = training_set("both", 4, 0, rec_config(tiny_model_dir), domains, "first")
     assert valid == domains["movie"].valid and cfg.shots == 8 and len(pool) == 8
-    assert {s.domain for s in pool} == {"movie", "book"} and desc.endswith("validation: movie (16)")
+    assert {s.domain for s in pool} == {"movie", "book"} and desc.endswith("validation: movie (8 of 16)")
 
 
 def test_cross_domain_cli(run_cli, tiny_model_dir, tmp_path):

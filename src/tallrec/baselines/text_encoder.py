@@ -38,9 +38,14 @@ class TextEncoder(Protocol):
 
 
 class MeanPoolEncoder:
-    """A transformers encoder folder, mean-pooled and L2-normalised; frozen, eval mode, on CPU."""
+    """A transformers encoder folder, mean-pooled and L2-normalised; frozen, eval mode, on CPU.
 
-    def __init__(self, path: str | Path, name: str | None = None, batch_size: int = 128, max_length: int = 64):
+    batch_size=1 by default: on CPU it is as fast as padded batches for short item texts, and a
+    text's vector then never depends on which other texts shared its batch (padding changes the
+    float rounding), so runs are bit-identical whatever order they embed texts in.
+    """
+
+    def __init__(self, path: str | Path, name: str | None = None, batch_size: int = 1, max_length: int = 64):
         from transformers import AutoModel, AutoTokenizer
 
         path = Path(path)

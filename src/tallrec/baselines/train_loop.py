@@ -49,15 +49,18 @@ class TrainResult:
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device):
     devices = [device.index or 0] if device.type == "cuda" else []
-    was, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    was, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    threads = torch.get_num_threads()
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        torch.use_deterministic_algorithms(True)
+        # On CUDA some kernels (cuBLAS without CUBLAS_WORKSPACE_CONFIG) have no deterministic
+        # version: warn there instead of failing; bit-identical reruns are promised on CPU.
+        torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
         torch.set_num_threads(1)
         try:
             yield
         finally:
-            torch.use_deterministic_algorithms(was)
+            torch.use_deterministic_algorithms(was, warn_only=warn)
             torch.set_num_threads(threads)
 
 

@@ -23,7 +23,7 @@ from ..config import TrainConfig
 from ..data.samples import Sample
 from ..errors import DataError, TallrecError
 from ..evaluation import evaluate, with_adapter
-from ..io import ensure_dir, write_json_atomic, write_text_atomic
+from ..io import ensure_dir, write_json_atomic
 from ..models import load_model, require_adapter_dir
 from ..scoring import ScoreOptions
 
@@ -85,9 +85,9 @@ def check_lora_shape(adapter: Path, cfg: TrainConfig) -> None:
 
 
 def check_settings(out: Path, filename: str, settings: dict, what: str) -> None:
-    """Write out/filename, or refuse when it holds another experiment's settings (resume safety)."""
+    """Write out/filename, or refuse when it holds another experiment's settings and results (resume safety)."""
     path = out / filename
-    if path.is_file():
+    if path.is_file() and has_results(out):
         try:
             prev = json.loads(path.read_text())
         except json.JSONDecodeError:
@@ -99,6 +99,12 @@ def check_settings(out: Path, filename: str, settings: dict, what: str) -> None:
                 raise TallrecError(f"{out}: already holds {what} with other settings ({', '.join(diff)} differ); "
                                    f"use another --out")
     write_json_atomic(path, {"settings": settings})
+
+
+def has_results(out: Path) -> bool:
+    """Whether anything was trained or evaluated in `out` yet (else its settings may be replaced:
+    a run that failed before its first cell left nothing to protect)."""
+    return any(next(out.rglob(name), None) is not None for name in ("metrics.json", "history.json", "instruct.json"))
 
 
 def score_options(cfg: TrainConfig) -> ScoreOptions:
@@ -188,7 +194,3 @@ class Progress:
 
 def with_shots(cfg: TrainConfig, shots: int, seed: int, init_adapter: Path | None = None) -> TrainConfig:
     return replace(cfg, shots=shots, seed=seed, init_adapter=None if init_adapter is None else str(init_adapter))
-
-
-def write_markdown(path: Path, text: str) -> None:
-    write_text_atomic(path, text)

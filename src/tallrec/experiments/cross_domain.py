@@ -51,12 +51,12 @@ def training_set(row: str, shots: int, seed: int, cfg: TrainConfig, domains: Map
     if row in COLUMNS:
         d = domains[row]
         cfg_row = replace(cfg, shots=shots, seed=seed, init_adapter=None)
-        return cfg_row, d.train, d.valid, f"{shots} {row} samples; validation: {row} ({len(d.valid)})"
+        return cfg_row, d.train, d.valid, f"{shots} {row} samples; validation: {row} ({_used(cfg, d.valid)})"
     halves = [draw_fewshot(domains[d].train, shots, seed, cfg.balanced) for d in COLUMNS]
     pool = halves[0] + halves[1]
     if valid_from == "first":
         valid = domains["movie"].valid
-        vdesc = f"movie ({len(valid)})"
+        vdesc = f"movie ({_used(cfg, valid)})"
     else:
         v = cfg.valid_size
         if v:
@@ -69,6 +69,13 @@ def training_set(row: str, shots: int, seed: int, cfg: TrainConfig, domains: Map
     # The 2K drawn samples are the whole pool: rec_tune's draw of 2K from it only shuffles them.
     cfg_row = replace(cfg, shots=len(pool), seed=seed, balanced=False, init_adapter=None)
     return cfg_row, pool, valid, f"{shots} movie + {shots} book samples; validation: {vdesc}"
+
+
+def _used(cfg: TrainConfig, valid) -> str:
+    """How many validation samples rec_tune uses (a valid_size draw of them, or all)."""
+    if cfg.valid_size and cfg.valid_size < len(valid):
+        return f"{cfg.valid_size} of {len(valid)}"
+    return str(len(valid))
 
 
 def run_cross_domain(out: str | os.PathLike, shots: int, seed: int, *, rec_config: TrainConfig,
