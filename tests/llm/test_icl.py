@@ -47,3 +47,17 @@ def test_k_shot_fast_path_matches_plain_forward(lm):
             logits = lm.model(input_ids=ids).logits[0, -1]
             ref.append(torch.softmax(logits[[ans.yes, ans.no]], -1)[0].item())
     assert np.abs(fast - np.array(ref)).max() < 1e-3
+
+
+def test_icl_command(run_cli, tmp_path, tiny_model_dir):
+    from tallrec.data import save_samples
+
+    save_samples(tmp_path / "pool.json", synthetic(20, seed=0))
+    save_samples(tmp_path / "test.json", synthetic(12, seed=2))
+    code, out, err = run_cli("icl", "--train", tmp_path / "pool.json", "--test", tmp_path / "test.json",
+                             "--out", tmp_path / "icl", "--k", 2, "--model", tiny_model_dir, "--precision", "fp32")
+    assert code == 0, err
+    assert "in-context k=2: AUC" in out and (tmp_path / "icl" / "metrics.json").exists()
+    code, _, err = run_cli("icl", "--train", tmp_path / "pool.json", "--test", tmp_path / "test.json",
+                           "--out", tmp_path / "icl", "--k", -1)
+    assert code == 1 and "--k must be 0 or more" in err

@@ -25,7 +25,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
     from . import data  # noqa: F401
 
-    for name in ("llm", "baseline", "experiments"):
+    for name in ("llm", "baseline", "experiments", "reproduce"):
         try:
             __import__(f"{__name__}.{name}")
         except ModuleNotFoundError as e:  # a group not built yet

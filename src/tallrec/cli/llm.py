@@ -138,3 +138,30 @@ def quickstart(
                          test_limit=test_limit, overwrite=overwrite)
     typer.echo(f"untuned AUC {res['untuned']['auc']:.4f} | tuned AUC {res['tuned']['auc']:.4f} "
                f"on {res['tuned']['n']} test samples ({res['seconds']:.0f} s) -> {out / 'quickstart.json'}")
+
+
+@app.command()
+def icl(
+    train: Path = typer.Option(..., "--train", help="Pool the demonstrations are drawn from."),
+    test: Path = typer.Option(..., "--test", help="Labelled test samples."),
+    out: Path = typer.Option(..., "--out", help="Folder for metrics.json and scores.jsonl."),
+    k: int = typer.Option(0, "--k", help="Demonstrations (0 = zero-shot); drawn class-balanced with the seed."),
+    seed: int = typer.Option(0, "--seed"),
+    model: Optional[str] = ModelOpt,
+    precision: Optional[str] = PrecisionOpt,
+    batch_size: int = typer.Option(16, "--batch-size"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Score only the first N test samples."),
+):
+    """In-context baseline: the untuned model, zero-shot or with k demonstrations, same P(Yes) scorer."""
+    from ..data import load_samples
+    from ..icl import ICL_CUTOFF, run_icl
+    from ..models import DEFAULT_MODEL, load_model
+    from ..scoring import ScoreOptions
+
+    if k < 0:
+        raise TallrecError(f"--k must be 0 or more, got {k}")
+    pool, samples = load_samples(train), load_samples(test)
+    samples = samples[:limit] if limit else samples
+    lm = load_model(model or DEFAULT_MODEL, precision or "auto")
+    rec = run_icl(lm, pool, samples, k, seed, out, data=str(test), options=ScoreOptions(batch_size=batch_size, cutoff=ICL_CUTOFF))
+    typer.echo(f"in-context k={k}: AUC {rec['auc']:.4f} on {rec['n']} samples -> {out / 'metrics.json'}")

@@ -1,0 +1,51 @@
+"""`tallrec reproduce` (the paper's grid, resumable) and `tallrec report DIR` (report.md + plots)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+
+
+@app.command()
+def reproduce(
+    out: Path = typer.Option(..., "--out", help="Folder of the grid: results.jsonl (the store), cells/, report.md. "
+                                                "Rerunning the same command resumes: finished cells are skipped."),
+    budget: Optional[str] = typer.Option(
+        None, "--budget", help="quick (one seed, a subset sized for <= 60 min on a 2-core CPU; the default) | "
+                               "full (every method, both domains, K 16/64/256, 5 seeds, cross-domain)."),
+    config: Optional[str] = typer.Option(
+        None, "--config", help="A grid YAML file (or a packaged one: reproduce-quick, reproduce-full) instead of "
+                               "--budget: methods, domains, shots, seeds, models, test_limit, blocks, cross_domain, ..."),
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR, else ~/.cache/tallrec/data)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Replace the grid's LLM(s) by this one (registry name, "
+                                                              "HF folder or .gguf)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (done / to run) and the time estimate; "
+                                                          "run nothing."),
+):
+    """Run the TALLRec grid (methods x domains x K x seeds) into --out; every finished cell is recorded at once."""
+    from ..experiments.reproduce import describe, load_grid, run_reproduce
+
+    overrides = {"models": [model]} if model else None
+    grid, source = load_grid(budget, config, overrides)
+    if dry_run:
+        typer.echo(describe(out, grid, source=source, data_dir=data_dir))
+        return
+    res = run_reproduce(out, grid, source=source, data_dir=data_dir)
+    typer.echo(f"{res['cells']} cells: {res['done_before']} done before, {res['ran']} run now -> {res['store']}; "
+               f"report: {res['report']}")
+
+
+@app.command()
+def report(
+    folder: Path = typer.Argument(..., metavar="DIR", help="A `tallrec reproduce --out` folder."),
+):
+    """Rebuild DIR/report.md, DIR/summary.json and DIR/plots/ from DIR/results.jsonl (computes nothing)."""
+    from ..experiments.report import build_report
+
+    path = build_report(folder)
+    typer.echo(f"report -> {path}")
