@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from experiments.helpers import TINY_REC, domain_data, error_line, write_data_dir, write_rec_yaml
+from experiments.helpers import (
+    TINY_INSTRUCT, TINY_REC, domain_data, error_line, write_alpaca, write_data_dir, write_rec_yaml,
+)
 from tallrec.errors import TallrecError
 from tallrec.experiments import reproduce as rp
 from tallrec.experiments.report import build_report, load_paper
@@ -333,3 +335,35 @@ def test_failed_cell_does_not_stop_the_grid(tmp_path, monkeypatch):
             rp.run_reproduce(out, grid, domains=domains, log=lambda m: None, progress=False)
     finally:
         lock.close()
+
+
+def test_stage1_arms_and_cross_domain(tmp_path, tiny_model_dir, monkeypatch):
+    """at and tallrec share one stage-1 run per model; the cross-domain matrix is six rows."""
+    rec = write_rec_yaml(tmp_path / "rec.yaml", valid_size=8)
+    cfg = _grid_yaml(tmp_path / "grid.yaml", models=[str(tiny_model_dir)], seeds=[0], test_limit=12, rec_config=str(rec),
+                     alpaca=str(write_alpaca(tmp_path / "alpaca.json")), instruct_overrides=TINY_INSTRUCT,
+                     blocks=[{"methods": ["at", "tallrec"], "domains": ["movie", "book"], "shots": [8]}],
+                     cross_domain={"shots": [4], "seeds": [0]})
+    grid, source = rp.load_grid(config=cfg)
+    domains = {d: domain_data(d) for d in ("movie", "book")}
+    import tallrec.instruct as instruct
+
+    trainings = []
+    real = instruct.tune_instruct
+    monkeypatch.setattr(instruct, "tune_instruct", lambda *a, **k: trainings.append(1) or real(*a, **k))
+    out = tmp_path / "out"
+    res = rp.run_reproduce(out, grid, source=source, domains=domains, log=lambda m: None, progress=False)
+    assert res["cells"] == 2 + 2 + 1 and res["failed"] == 0 and trainings == [1]
+    rows = {r["key"]: r for r in ResultStore(out / "results.jsonl").load()}
+    assert len(rows) == 2 + 2 + 6
+    stage1 = out / "cells" / "stage1" / rp.model_slug(str(tiny_model_dir))
+    assert (stage1 / "adapter" / "adapter_config.json").is_file()
+    t = rows[f"tallrec/book/k8/s0/{tiny_model_dir}"]
+    assert t["metrics"]["stage1_adapter"] == str((stage1 / "adapter").resolve())
+    assert t["settings"]["stage1"]["config"]["batch_size"] == TINY_INSTRUCT["batch_size"]
+    assert rows[f"at/movie/k0/s0/{tiny_model_dir}"]["metrics"]["rec_tuned"] is False
+    xd = [r for r in rows.values() if r["method"].startswith("xd-")]
+    assert sorted((r["trained_on"], r["tested_on"]) for r in xd) == sorted(
+        (a, b) for a in ("movie", "book", "both") for b in ("movie", "book"))
+    md = (out / "report.md").read_text()
+    assert "## Ablation: AT / R / TALLRec" in md and "## Cross-domain" in md
