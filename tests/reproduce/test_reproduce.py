@@ -19,7 +19,7 @@ from experiments.helpers import (
 )
 from tallrec.errors import TallrecError
 from tallrec.experiments import reproduce as rp
-from tallrec.experiments.report import build_report, load_paper
+from tallrec.experiments.report import load_paper
 from tallrec.experiments.store import ResultStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -301,7 +301,7 @@ def test_cli_dry_run_lists_the_quick_budget(tmp_path, run_cli):
     data = write_data_dir(tmp_path / "data")
     code, out, err = run_cli("reproduce", "--budget", "quick", "--out", tmp_path / "o", "--data-dir", data, "--dry-run")
     assert code == 0, err
-    assert "--budget quick: 51 cells" in out and "| r | 1 | 0 | movie | 64 | 500 |" in out and "estimate left" in out
+    assert "--budget quick: 51 cells" in out and "| r | 1 | 0 | movie | 64 | 300 |" in out and "estimate left" in out
     assert not (tmp_path / "o").exists()
 
 

@@ -77,7 +77,7 @@ def _paper_value(paper: dict, method: str, domain: str, k: int) -> str:
     if k not in paper["shots"]:
         return ""
     v = entry.get(domain, [None] * len(paper["shots"]))[paper["shots"].index(k)]
-    return "–" if v is None else f"{v:.2f}"
+    return entry.get("approx", "–") if v is None else f"{v:.2f}"
 
 
 def _series(rows: Sequence[dict]) -> list[tuple[str, str | None]]:

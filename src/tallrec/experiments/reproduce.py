@@ -24,7 +24,8 @@ Layout of DIR::
                                     the model suffix only for an LLM other than the default model
     cells/stage1/<model>/           the stage-1 run of each model (tallrec and at)
     cells/cross-domain/k<K>-s<seed>[-<model>]/        one cross-domain matrix (cross_domain.py's layout)
-    report.md, plots/               written at the end of a run; `tallrec report DIR` rebuilds them
+    report.md, summary.json, plots/ written at the end of a run; `tallrec report DIR` rebuilds them
+    .reproduce.lock                 held while a run works here: one run per folder at a time
 
 A rerun skips every cell in the store. A cell that finished its evaluation but was killed before its
 row was written is recorded from its metrics.json; a trained but unevaluated LLM cell is only
@@ -503,7 +504,8 @@ def host_info() -> dict:
 
 # Seconds per cell on the development machine (2 shared CPU cores, SmolLM2-135M in bf16), used for
 # a method until a cell of it has been timed in this folder: scoring ~0.12 s per test sample, a
-# rec-tuning step ~0.85 s per training sample (both measured with another job on the cores).
+# rec-tuning step ~0.85 s per training sample (both measured with one other job on the cores; with
+# the cores heavily shared both were several times slower).
 SCORE_S, TRAIN_S, LOAD_S = 0.12, 0.85, 10.0
 
 
@@ -511,7 +513,7 @@ def prior_seconds(cell: Cell, n_test: int, ctx: Context | None) -> float:
     if cell.method in ("like-share", "logreg"):
         return 1.0
     if cell.method in BASELINE_METHODS:
-        return 10.0 if cell.method.endswith("bert") else 5.0
+        return 30.0 if cell.method.endswith("bert") else 5.0  # the first one per domain embeds every item text
     if cell.method in ("icl", "at"):
         return LOAD_S + n_test * SCORE_S
     cfg = ctx.rec_cfg(cell.model) if ctx else TrainConfig()
@@ -671,9 +673,13 @@ def _run(out: Path, grid: GridConfig, source: str, data_dir, domains, log, progr
     needed = sorted({d for c in todo for d in (DOMAINS if c.is_xd else [c.domain])}, key=DOMAINS.index)
     for d in needed:
         ctx.domain(d)
+    try:
+        prev_data = json.loads((out / "reproduce.json").read_text()).get("data") or {}
+    except (OSError, ValueError, AttributeError):
+        prev_data = {}
     write_json_atomic(out / "reproduce.json", {
         "source": source, "grid": grid.to_dict(), "planned": [k for c in pl.cells for k in c.keys],
-        "started": _now(), "data": {d: ctx.domain(d).source for d in needed}})
+        "started": _now(), "data": {**prev_data, **{d: ctx.domain(d).source for d in needed}}})
 
     bar = None
     if progress:
@@ -904,7 +910,7 @@ def describe(out: str | os.PathLike, grid: GridConfig, source: str = "", data_di
     lines = [f"{source or 'grid'}: {len(cells)} cells -> {out}", "",
              "| method | cells | done | domains | K | test limit | estimate left |", "|---|---|---|---|---|---|---|"]
     for m, (n, d, sec, doms, ks, lim) in per.items():
-        lines.append(f"| {m} | {n} | {d} | {', '.join(sorted(doms))} | {', '.join(map(str, sorted(ks)))} | "
+        lines.append(f"| {m} | {n} | {d} | {', '.join(sorted(doms))} | {', '.join('–' if k == 0 else str(k) for k in sorted(ks))} | "
                      f"{', '.join('all' if x is None else str(x) for x in lim)} | {fmt_duration(sec)} |")
     total = sum(p[2] for p in per.values())
     s1 = stage1_prior(ctx, [c for c in cells if not all(k in rows for k in c.keys)])
