@@ -107,11 +107,18 @@ def cross_domain(
     precision: Optional[str] = PrecisionOpt,
     test_limit: Optional[int] = TestLimitOpt,
     data_dir: Optional[Path] = DataDirOpt,
+    init_adapter: Optional[Path] = typer.Option(
+        None, "--init-adapter", help="Start every row from this stage-1 adapter (TALLRec, as in the paper's Fig. 4); "
+                                     "default: a fresh LoRA."),
 ):
     """Train on movie, on book and on both; test each adapter on both test sets (3x2 AUC matrix)."""
+    from dataclasses import replace
+
     from ..experiments.cross_domain import run_cross_domain
 
     cfg = _rec_config(config, model, precision)
+    if init_adapter is not None:
+        cfg = replace(cfg, init_adapter=str(init_adapter))
     run_cross_domain(out, shots, seed, rec_config=cfg, valid_from=valid_from, test_limit=test_limit,
                      data_dir=data_dir, log=typer.echo)
     typer.echo((out / "matrix.md").read_text().rstrip())

@@ -50,7 +50,7 @@ def training_set(row: str, shots: int, seed: int, cfg: TrainConfig, domains: Map
     """(config, pool, valid, description) of one training row."""
     if row in COLUMNS:
         d = domains[row]
-        cfg_row = replace(cfg, shots=shots, seed=seed, init_adapter=None)
+        cfg_row = replace(cfg, shots=shots, seed=seed)
         return cfg_row, d.train, d.valid, f"{shots} {row} samples; validation: {row} ({_used(cfg, d.valid)})"
     halves = [draw_fewshot(domains[d].train, shots, seed, cfg.balanced) for d in COLUMNS]
     pool = halves[0] + halves[1]
@@ -67,7 +67,7 @@ def training_set(row: str, shots: int, seed: int, cfg: TrainConfig, domains: Map
         valid = list(mv) + list(bv)
         vdesc = f"movie + book ({len(mv)} + {len(bv)})"
     # The 2K drawn samples are the whole pool: rec_tune's draw of 2K from it only shuffles them.
-    cfg_row = replace(cfg, shots=len(pool), seed=seed, balanced=False, init_adapter=None)
+    cfg_row = replace(cfg, shots=len(pool), seed=seed, balanced=False)
     return cfg_row, pool, valid, f"{shots} movie + {shots} book samples; validation: {vdesc}"
 
 
