@@ -16,7 +16,6 @@ variants, exactly the text stage 2 and the scorer use.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from .io import ensure_dir, read_json, write_json_atomic, write_text_atomic
 from .models import LoadedModel, load_model
 from .prompts import Template, load_template, record_prompt
 from .training import TrainResult, _is_main, check_out_dir, encode_example, fit_lora
+from .io import sha256_file as file_sha256
 
 
 @dataclass
@@ -94,14 +94,6 @@ class InstructResult:
     records: int      # records given
     skipped: int      # longer than the cutoff
     used: int         # trained on (after --limit)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- stage 1

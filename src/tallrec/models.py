@@ -9,7 +9,6 @@ Nothing is ever fetched from a model hub.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ import torch
 
 from .errors import ModelError
 from .paths import cache_dir
+from .io import sha256_file
 
 DEFAULT_MODEL = "smollm2-135m"
 
@@ -60,14 +60,6 @@ REGISTRY: dict[str, RegistryModel] = {
         ),
     )
 }
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _package_file(package: str, relpath: str, entry: RegistryModel) -> Path:

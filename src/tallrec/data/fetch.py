@@ -11,7 +11,6 @@ broken archive therefore leaves nothing half-extracted behind.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import DataError
+from ..io import sha256_file
 
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 
@@ -40,14 +40,6 @@ OFFICIAL_SHA256 = {
     "book/valid.json": "484165aefc7941fd9f19cc9f42144832d5cee7424b15dc661b753d7705769aa2",
     "book/test.json": "28ab5fe8b28f4094b7fa5b0d46acdbb3984f55e728d04f78e3ea42e7c2bf102b",
 }
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def first_mismatch(folder: Path, expected: dict[str, str]) -> tuple[str, str] | None:
