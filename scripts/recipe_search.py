@@ -24,12 +24,15 @@ from tallrec.models import load_model
 from tallrec.scoring import ScoreOptions
 from tallrec.training import rec_tune
 
+BASE_MODEL = "smollm2-135m"
+# Shared by every candidate; the winner became src/tallrec/configs/cpu-quick.yaml.
 BASE = dict(batch_size=8, micro_batch_size=8, epochs=4, eval_every=8, patience=2, valid_size=200)
 CANDIDATES = {
     "all-lr1e-3": dict(loss_on="all", lr=1e-3),
     "answer-lr1e-3": dict(loss_on="answer", lr=1e-3),
     "all-lr3e-4": dict(loss_on="all", lr=3e-4),
     "answer-lr3e-3": dict(loss_on="answer", lr=3e-3),
+    "answer-lr1e-3-e6": dict(loss_on="answer", lr=1e-3, epochs=6),
 }
 
 
@@ -39,7 +42,7 @@ def main():
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--shots", type=int, default=64)
     ap.add_argument("--select-size", type=int, default=300)
-    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--only", nargs="*", default=None, help="candidate names (and/or 'untuned') to run")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -49,6 +52,14 @@ def main():
     stop_part = draw_fewshot(data.valid, BASE["valid_size"], seed=0)  # what rec_tune uses for early stopping
     ids = {id(s) for s in stop_part}
     select = [s for s in data.valid if id(s) not in ids][: args.select_size]
+    if "untuned" not in done and (not args.only or "untuned" in args.only):
+        t0 = time.time()
+        rec = evaluate(load_model(BASE_MODEL), select, out / "untuned", data="movie/valid.json[selection part]",
+                       options=ScoreOptions(batch_size=16))
+        row = {"name": "untuned", "shots": 0, "best_step": 0, "steps": 0, "early_stop_auc": float("nan"),
+               "select_auc": rec["auc"], "select_n": rec["n"], "seconds": round(time.time() - t0, 1)}
+        with results_file.open("a") as f:
+            f.write(json.dumps(row) + "\n")
     for name, over in CANDIDATES.items():
         if name in done or (args.only and name not in args.only):
             continue
