@@ -20,8 +20,16 @@ from .models import LoadedModel, attach_adapter, load_model
 from .scoring import ScoreOptions, Scorer
 
 
-def with_adapter(lm: LoadedModel, adapter: str | Path | None) -> LoadedModel:
-    return attach_adapter(lm, adapter) if adapter else lm
+def with_adapter(lm: LoadedModel, adapter: str | Path | None, merge: bool = True) -> LoadedModel:
+    """The base model with a LoRA adapter, merged into the weights by default: scoring then costs
+    what the base model costs (unmerged LoRA branches ran ~1.6x slower here)."""
+    if not adapter:
+        return lm
+    tuned = attach_adapter(lm, adapter)
+    if merge:
+        tuned.model = tuned.model.merge_and_unload()
+        tuned.model.eval()
+    return tuned
 
 
 def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None, *, data: str,

@@ -4,8 +4,8 @@ score = softmax([logit(Yes), logit(No)])[0] at the position right after the resp
 
 Speed (see benchmarks/score_bench.py):
 - prompts are sorted by length and batched (length bucketing) with left padding, so little padding;
-- only the last position's logits are computed (`logits_to_keep=1`): no vocabulary-wide matmul over
-  the whole sequence;
+- only the two answer rows of the LM head are applied, at the last position, in fp32: no
+  vocabulary-wide matmul (a merged LoRA model made torch copy the whole head per batch there);
 - the token prefix that every prompt shares (Alpaca header + instruction + "User Preference: ")
   is run once and its key/value cache reused by every batch.
 """
@@ -81,6 +81,7 @@ class Scorer:
         self.answer = answer_token_ids(tokenizer, self.template)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else tokenizer.eos_token_id
+        self._decoder, self._head = _answer_head(model, self.answer)
 
     @property
     def device(self) -> torch.device:
@@ -118,9 +119,27 @@ class Scorer:
         finally:
             self.model.train(was_training)
 
+    def _forward(self, **kwargs):
+        """(Yes, No) logits at the last position, and the model output (for its cache).
+
+        With a plain LM head the decoder's last hidden state is multiplied by the two answer rows
+        of the head only, in fp32: 2 dot products instead of a vocabulary-wide matmul (and no
+        bf16 rounding of the two logits). Models with logit soft-capping or scaling take the
+        model's own head (`logits_to_keep=1`).
+        """
+        if self._decoder is not None:
+            out = self._decoder(**kwargs)
+            h = out.last_hidden_state[:, -1, :].float()
+            head, rows = self._head  # read each time: stays right if the head itself is trained
+            pair = h @ head.weight[rows].float().T
+            return (pair + head.bias[rows].float() if head.bias is not None else pair), out
+        out = self.model(logits_to_keep=1, **kwargs)
+        logits = out.logits[:, -1, :]
+        return logits[:, [self.answer.yes, self.answer.no]].float(), out
+
     def _run_prefix(self, ids: list[int]):
         x = torch.tensor([ids], device=self.device)
-        res = self.model(input_ids=x, use_cache=True, logits_to_keep=1)
+        _, res = self._forward(input_ids=x, use_cache=True)
         return getattr(res, "cache", None) or res.past_key_values
 
     def _score_batch(self, rows: list[list[int]], plen: int, prefix_cache) -> np.ndarray:
@@ -140,16 +159,34 @@ class Scorer:
             mask = torch.cat([torch.ones((len(rows), plen), dtype=mask.dtype, device=dev), mask], dim=1)
         # Positions count real tokens only, so padding never shifts a prompt's positions.
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
-        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=prefix_cache is not None,
-                            logits_to_keep=1, **kwargs).logits[:, -1, :]
-        pair = logits[:, [self.answer.yes, self.answer.no]].float()
+        pair, _ = self._forward(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                use_cache=prefix_cache is not None, **kwargs)
         return torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
+
+
+def _unwrap(model):
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def _cache_argument(model) -> str:
     """transformers 5.x names the KV-cache argument `cache`; 4.x names it `past_key_values`."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(_unwrap(model).forward).parameters else "past_key_values"
+
+
+_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
+
+
+def _answer_head(model, answer) -> tuple:
+    """(decoder, (LM head, answer rows)) or (None, None) to use the full model."""
+    base = _unwrap(model)
+    cfg = getattr(base, "config", None)
+    if cfg is None or any(getattr(cfg, k, None) not in (None, 1, 1.0) for k in _LOGIT_TRANSFORMS):
+        return None, None
+    decoder = getattr(base, "base_model", None)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    if decoder is None or decoder is base or not isinstance(head, torch.nn.Linear):
+        return None, None
+    return decoder, (head, [answer.yes, answer.no])
 
 
 def reference_scores(model, tokenizer, samples: Sequence[Sample], cutoff: int = 512) -> np.ndarray:
