@@ -22,7 +22,7 @@ from .scoring import ScoreOptions, Scorer
 
 def with_adapter(lm: LoadedModel, adapter: str | Path | None, merge: bool = True) -> LoadedModel:
     """The base model with a LoRA adapter, merged into the weights by default: scoring then costs
-    what the base model costs (unmerged LoRA branches ran ~1.6x slower here)."""
+    what the base model costs (unmerged LoRA branches are slower; see BENCHMARKS.md)."""
     if not adapter:
         return lm
     tuned = attach_adapter(lm, adapter)

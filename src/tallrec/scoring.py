@@ -82,6 +82,8 @@ class Scorer:
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else tokenizer.eos_token_id
         self._decoder, self._head = _answer_head(model, self.answer)
+        # Looked up once, on the module that is actually called (not per batch).
+        self._cache_kw = _cache_argument(self._decoder if self._decoder is not None else model)
 
     @property
     def device(self) -> torch.device:
@@ -155,7 +157,7 @@ class Scorer:
         if prefix_cache is not None:
             cache = copy.deepcopy(prefix_cache)
             cache.batch_repeat_interleave(len(rows))
-            kwargs[_cache_argument(self.model)] = cache
+            kwargs[self._cache_kw] = cache
             mask = torch.cat([torch.ones((len(rows), plen), dtype=mask.dtype, device=dev), mask], dim=1)
         # Positions count real tokens only, so padding never shifts a prompt's positions.
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]

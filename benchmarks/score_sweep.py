@@ -1,0 +1,51 @@
+"""Scoring design choices measured side by side: batch size x prefix cache, and base vs tuned model.
+
+Every row scores the same N official test samples with the same loaded model in one process, so the
+rows compare with each other (not with other runs on this noisy machine).
+
+    python benchmarks/score_sweep.py --n 128 [--adapter runs/quickstart/train/adapter]
+
+With --adapter, the tuned model (adapter merged into the weights, as `tallrec evaluate` does) is
+timed beside the base model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from tallrec.data.datasets import load_domain
+from tallrec.evaluation import with_adapter
+from tallrec.models import load_model
+from tallrec.scoring import ScoreOptions, Scorer
+
+
+def rate(lm, samples, batch_size: int, prefix_cache: bool) -> float:
+    sc = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=batch_size, prefix_cache=prefix_cache, progress=False))
+    ids = sc.encode(samples)
+    sc.score_ids(ids[:8])  # warm-up
+    t = time.perf_counter()
+    sc.score_ids(ids)
+    return len(ids) / (time.perf_counter() - t)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=128)
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--adapter", default=None)
+    args = ap.parse_args(argv)
+    samples = load_domain("movie").test[: args.n]
+    lm = load_model(args.model)
+    print(f"{args.model} ({lm.dtype}), {len(samples)} samples\n\n| batch | prefix cache | samples/s |\n|---:|---|---:|")
+    for bs in (8, 16, 32, 64):
+        for pc in (True, False):
+            print(f"| {bs} | {'on' if pc else 'off'} | {rate(lm, samples, bs, pc):.2f} |", flush=True)
+    if args.adapter:
+        tuned = with_adapter(load_model(args.model), args.adapter)
+        print(f"\nbatch 16, prefix cache on: base {rate(lm, samples, 16, True):.2f} samples/s, "
+              f"tuned (merged adapter) {rate(tuned, samples, 16, True):.2f} samples/s")
+
+
+if __name__ == "__main__":
+    main()
