@@ -62,7 +62,8 @@ def test_grid_expansion_from_config(tmp_path, tiny_model_dir):
     quick, _ = rp.load_grid("quick")
     qcells = rp.expand_grid(quick)
     assert {c.method for c in qcells if c.model} == {"icl", "r"}
-    assert [c.key for c in qcells if c.method == "r"] == ["r/movie/k64/s0/smollm2-135m"]
+    assert [c.key for c in qcells if c.method == "r"] == ["r/movie/k64/s0/smollm2-135m", "r/book/k64/s0/smollm2-135m"]
+    assert {c.test_limit for c in qcells} == {1000}  # every row on the same test samples
     assert sum(c.method in rp.BASELINE_METHODS for c in qcells) == 8 * 2 * 3
     full, _ = rp.load_grid("full")
     assert len([c for c in rp.expand_grid(full) if c.method == "tallrec"]) == 2 * 3 * 5
@@ -301,7 +302,7 @@ def test_cli_dry_run_lists_the_quick_budget(tmp_path, run_cli):
     data = write_data_dir(tmp_path / "data")
     code, out, err = run_cli("reproduce", "--budget", "quick", "--out", tmp_path / "o", "--data-dir", data, "--dry-run")
     assert code == 0, err
-    assert "--budget quick: 51 cells" in out and "| r | 1 | 0 | movie | 64 | 300 |" in out and "estimate left" in out
+    assert "--budget quick: 52 cells" in out and "| r | 2 | 0 | book, movie | 64 | 1000 |" in out and "estimate left" in out
     assert not (tmp_path / "o").exists()
 
 
