@@ -6,7 +6,10 @@ the same model and the same N official test samples in one process; the script c
 agree, prints samples/s of each and the ratio, the FLOP/s tallrec's scorer achieves against this
 machine's GEMM peak (a large matmul in the same dtype, measured in the same run) and peak RSS.
 
-    python benchmarks/score_bench.py --n 64 [--model smollm2-135m] [--batch-size 16] [--json out.json]
+    python benchmarks/score_bench.py --n 64 [--model smollm2-135m] [--batch-size 16] [--compile] [--json out.json]
+
+With --compile the scorer runs torch.compile'd (`tallrec evaluate --compile`); the compile happens in
+the warm-up and its time is printed apart (`compile_seconds`), not counted in samples/s.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=16, help="tallrec scorer batch size")
     ap.add_argument("--ref-batch-size", type=int, default=32)
     ap.add_argument("--data", default=None, help="samples file (default: the official movie test set)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the tallrec scorer (compiled in the warm-up)")
     ap.add_argument("--json", default=None, help="write the figures to this file")
     args = ap.parse_args(argv)
 
@@ -84,11 +88,13 @@ def main(argv=None):
     samples = samples[: args.n]
     lm = load_model(args.model, args.precision)
     tok = lm.tokenizer
-    scorer = Scorer(lm.model, tok, ScoreOptions(batch_size=args.batch_size, progress=False))
+    scorer = Scorer(lm.model, tok, ScoreOptions(batch_size=args.batch_size, progress=False, compile=args.compile))
     prompts = scorer.encode(samples)
     texts = [tok.decode(p, skip_special_tokens=True) for p in prompts]
 
-    scorer.score_ids(prompts[:4])  # warm-up of both paths on a few samples
+    t = time.perf_counter()
+    scorer.score_ids(prompts[:4])  # warm-up of both paths on a few samples (and the compile, if any)
+    compile_seconds = time.perf_counter() - t if args.compile else 0.0
     reference_generate_scores(lm, texts[:2], batch_size=2, max_new_tokens=2)
 
     t = time.perf_counter()
@@ -102,7 +108,7 @@ def main(argv=None):
     flops = scorer_flops(lm.model, prompts, common_prefix(prompts))
     fig = {
         "model": args.model, "dtype": str(lm.dtype).replace("torch.", ""), "n": len(samples),
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "compile": args.compile, "compile_seconds": compile_seconds,
         "reference_samples_per_s": len(samples) / t_ref,
         "tallrec_samples_per_s": len(samples) / t_fast,
         "ratio": t_ref / t_fast,
@@ -114,7 +120,8 @@ def main(argv=None):
     }
     print(f"model {fig['model']} ({fig['dtype']}), {fig['n']} samples, {fig['threads']} threads")
     print(f"reference (generate, 128 new tokens, batch {args.ref_batch_size}): {fig['reference_samples_per_s']:.2f} samples/s")
-    print(f"tallrec scorer (batch {args.batch_size}):                    {fig['tallrec_samples_per_s']:.2f} samples/s")
+    how = f"batch {args.batch_size}" + (f", compiled in {compile_seconds:.0f} s beforehand" if args.compile else "")
+    print(f"tallrec scorer ({how}): {fig['tallrec_samples_per_s']:.2f} samples/s")
     print(f"ratio tallrec / reference: {fig['ratio']:.1f}x")
     print(f"achieved {fig['achieved_flops'] / 1e9:.1f} GFLOP/s = {100 * fig['fraction_of_peak']:.0f}% of the measured "
           f"GEMM peak {fig['gemm_peak_flops'] / 1e9:.1f} GFLOP/s")

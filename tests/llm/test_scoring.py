@@ -26,6 +26,16 @@ def test_fast_path_matches_plain_forward_fp32(tiny_fp32, prefix_cache, batch_siz
     assert ((fast > 0) & (fast < 1)).all()
 
 
+def test_compiled_path_matches_plain_forward_fp32(tiny_fp32):
+    """`--compile` (torch.compile, inductor) scores what the plain forward pass scores."""
+    samples = synthetic(11, seed=5)
+    ref = reference_scores(tiny_fp32.model, tiny_fp32.tokenizer, samples)
+    scorer = Scorer(tiny_fp32.model, tiny_fp32.tokenizer, ScoreOptions(batch_size=4, compile=True, progress=False))
+    assert scorer._call is not scorer._decoder  # the compiled module is what runs
+    fast = scorer.score(samples)
+    assert np.abs(fast - ref).max() < 1e-3
+
+
 def test_fast_path_matches_plain_forward_bf16(tiny_model_dir):
     lm = load_model(str(tiny_model_dir), precision="bf16", device="cpu")
     samples = synthetic(9, seed=2)
