@@ -93,7 +93,8 @@ def main(argv=None):
     texts = [tok.decode(p, skip_special_tokens=True) for p in prompts]
 
     t = time.perf_counter()
-    scorer.score_ids(prompts[:4])  # warm-up of both paths on a few samples (and the compile, if any)
+    # Warm-up on two batches (the compile, if any, sizes its kernels on what it sees first).
+    scorer.score_ids(prompts[: 2 * args.batch_size])
     compile_seconds = time.perf_counter() - t if args.compile else 0.0
     reference_generate_scores(lm, texts[:2], batch_size=2, max_new_tokens=2)
 
