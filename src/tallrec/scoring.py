@@ -68,9 +68,9 @@ class ScoreOptions:
     cutoff: int = 512
     prefix_cache: bool = True
     progress: bool = True
-    # torch.compile the forward pass (inductor): fuses the memory-bound elementwise ops. About 2x
-    # the scoring speed on a 2-core CPU once compiled, but compiling costs minutes there, so it pays
-    # off only for thousands of samples per process (see BENCHMARKS.md). Off by default.
+    # torch.compile the forward pass (inductor): fuses the memory-bound elementwise ops. 1.36x the
+    # scoring speed on a 2-core CPU once compiled (score_bench), but compiling took 139 s there, so
+    # it pays off only for thousands of samples per process (see BENCHMARKS.md). Off by default.
     compile: bool = False
 
 
@@ -89,7 +89,11 @@ class Scorer:
         # Looked up once, on the module that is actually called (not per batch).
         target = self._decoder if self._decoder is not None else model
         self._cache_kw = _cache_argument(target)
+        self._eager = target
         self._call = _compiled(target) if self.options.compile else target
+        # With compile, a few prompts are scored eagerly before the first trace: in score_bench the
+        # compiled path traced first gained less over the eager one (see BENCHMARKS.md).
+        self._warm = not self.options.compile
 
     @property
     def device(self) -> torch.device:
@@ -107,6 +111,12 @@ class Scorer:
     def score_ids(self, prompts: list[list[int]], desc: str = "scoring") -> np.ndarray:
         if not prompts:
             return np.zeros(0)
+        if not self._warm:
+            self._warm, compiled, self._call = True, self._call, self._eager
+            try:
+                self.score_ids(prompts[:4], desc="eager warm-up")
+            finally:
+                self._call = compiled
         was_training = self.model.training
         self.model.eval()
         try:
@@ -135,13 +145,14 @@ class Scorer:
         bf16 rounding of the two logits). Models with logit soft-capping or scaling take the
         model's own head (`logits_to_keep=1`).
         """
+        call = self._call
         if self._decoder is not None:
-            out = self._call(**kwargs)
+            out = call(**kwargs)
             h = out.last_hidden_state[:, -1, :].float()
             head, rows = self._head  # read each time: stays right if the head itself is trained
             pair = h @ head.weight[rows].float().T
             return (pair + head.bias[rows].float() if head.bias is not None else pair), out
-        out = self._call(logits_to_keep=1, **kwargs)
+        out = call(logits_to_keep=1, **kwargs)
         logits = out.logits[:, -1, :]
         return logits[:, [self.answer.yes, self.answer.no]].float(), out
 
