@@ -36,3 +36,11 @@ def test_train_bench_runs_all_sides(tmp_path, tiny_model_dir, shared_data, monke
     fig = json.loads(out.read_text())
     assert len(fig["plain_losses"]) == len(fig["tallrec_losses"]) == 2
     assert fig["max_loss_diff"] < 1e-3  # fp32, same LoRA init and samples: the same trajectory
+
+
+def test_profile_ops_prints_an_operator_table(tiny_model_dir, shared_data, monkeypatch):
+    monkeypatch.setenv("TALLREC_DATA_DIR", str(shared_data))
+    for what in ("score", "train"):
+        table = _main("profile_ops.py")([what, "--model", str(tiny_model_dir), "--precision", "fp32", "--n", "6",
+                                         "--batch-size", "3", "--micro-batch-size", "2"])
+        assert "aten::mm" in table or "aten::addmm" in table

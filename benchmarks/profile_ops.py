@@ -1,0 +1,76 @@
+"""Where the time goes: a torch.profiler table of one scoring pass or one rec-tuning step.
+
+The scoring and training benchmarks say how fast; this says which operators take the time, which
+is what decides the next optimization (see BENCHMARKS.md).
+
+    python benchmarks/profile_ops.py score [--n 32] [--batch-size 16]
+    python benchmarks/profile_ops.py train [--micro-batch-size 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+
+def profile_score(args):
+    from tallrec.data.datasets import load_domain
+    from tallrec.models import load_model
+    from tallrec.scoring import ScoreOptions, Scorer
+
+    lm = load_model(args.model, args.precision)
+    scorer = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=args.batch_size, progress=False))
+    prompts = scorer.encode(load_domain("movie").test[: args.n])
+    scorer.score_ids(prompts[:4])  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        scorer.score_ids(prompts)
+    return prof
+
+
+def profile_train(args):
+    from tallrec.config import TrainConfig
+    from tallrec.data.datasets import load_domain
+    from tallrec.data.fewshot import draw_fewshot
+    from tallrec.models import load_model
+    from tallrec.prompts import load_template
+    from tallrec.training import PadCollator, answer_loss_sum, encode_sample, wrap_lora
+
+    cfg = TrainConfig(model=args.model, precision=args.precision, loss_on="answer")
+    lm = load_model(cfg.model, cfg.precision)
+    model = wrap_lora(lm, cfg)
+    model.train()
+    samples = draw_fewshot(load_domain("movie").train, args.micro_batch_size, seed=0)
+    batch = PadCollator(lm.tokenizer.pad_token_id)([encode_sample(lm.tokenizer, s, cfg, load_template()) for s in samples])
+
+    def step():
+        loss, _, _ = answer_loss_sum(model, batch)
+        loss.backward()
+        model.zero_grad()
+
+    step()  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    return prof
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["score", "train"])
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--n", type=int, default=32, help="test samples scored (score)")
+    ap.add_argument("--batch-size", type=int, default=16, help="scorer batch size (score)")
+    ap.add_argument("--micro-batch-size", type=int, default=8, help="samples in the training step (train)")
+    ap.add_argument("--rows", type=int, default=15)
+    args = ap.parse_args(argv)
+    prof = profile_score(args) if args.what == "score" else profile_train(args)
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows)
+    print(f"{args.what}: {torch.get_num_threads()} threads; operators by self CPU time")
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()
