@@ -47,23 +47,29 @@ def reference_generate_scores(lm, prompts_text: list[str], batch_size: int = 32,
     return np.concatenate(out)
 
 
-def gemm_peak(dtype: torch.dtype, reps: int = 5) -> float:
-    """This machine's practical matmul peak in `dtype`: the best FLOP/s of a few large products, as
-    torch.mm and as F.linear. The two take different kernels: for bf16 on AMX CPUs F.linear (what
-    the model's layers call) measured 2-3x torch.mm's 2048^2, so torch.mm alone would understate
-    the peak and overstate the fraction of it that the scorer reaches."""
-    best_rate = 0.0
-    for m, k, n, op in ((2048, 2048, 2048, "mm"), (4096, 2048, 2048, "linear"), (8192, 1024, 1024, "linear"),
-                        (4096, 576, 1536, "linear")):
+GEMM_SHAPES = ((2048, 2048, 2048, "mm"), (4096, 2048, 2048, "linear"), (8192, 1024, 1024, "linear"),
+               (4096, 576, 1536, "linear"))
+
+
+def gemm_rates(dtype: torch.dtype, reps: int = 5) -> dict[str, float]:
+    """Best FLOP/s of a few large products in `dtype`, as torch.mm and as F.linear, by shape.
+
+    The two take different kernels: for bf16 on AMX CPUs F.linear (what the model's layers call)
+    can run well above torch.mm, so torch.mm alone would understate the peak and overstate the
+    fraction of it that the scorer reaches. The peak is the best of them."""
+    rates = {}
+    for m, k, n, op in GEMM_SHAPES:
         a = torch.randn(m, k, dtype=dtype)
         w = torch.randn(k, n, dtype=dtype) if op == "mm" else torch.randn(n, k, dtype=dtype)
         run = (lambda: torch.mm(a, w)) if op == "mm" else (lambda: torch.nn.functional.linear(a, w))
         run()
+        best = float("inf")
         for _ in range(reps):
             t = time.perf_counter()
             run()
-            best_rate = max(best_rate, 2 * m * k * n / (time.perf_counter() - t))
-    return best_rate
+            best = min(best, time.perf_counter() - t)
+        rates[f"{op} {m}x{k}x{n}"] = 2 * m * k * n / best
+    return rates
 
 
 def scorer_flops(model, prompts: list[list[int]], prefix_len: int) -> float:
@@ -117,7 +123,7 @@ def main(argv=None):
 
     # Interleaved repetitions, best of each: this machine is shared and noisy.
     t_ref = t_fast = t_plain = float("inf")
-    peak = 0.0
+    gemm: dict[str, float] = {}
     for _ in range(args.reps):
         dt, ref = timed(lambda: reference_generate_scores(lm, texts, batch_size=args.ref_batch_size))
         t_ref = min(t_ref, dt)
@@ -125,7 +131,9 @@ def main(argv=None):
         t_fast = min(t_fast, dt)
         if plain is not None:
             t_plain = min(t_plain, timed(lambda: plain.score_ids(prompts))[0])
-        peak = max(peak, gemm_peak(lm.dtype))
+        for name, rate in gemm_rates(lm.dtype).items():
+            gemm[name] = max(gemm.get(name, 0.0), rate)
+    peak = max(gemm.values())
 
     flops = scorer_flops(lm.model, prompts, common_prefix(prompts))
     fig = {
@@ -135,6 +143,7 @@ def main(argv=None):
         "tallrec_samples_per_s": len(samples) / t_fast,
         "ratio": t_ref / t_fast,
         "gemm_peak_flops": peak,
+        "gemm_flops_by_shape": gemm,
         "achieved_flops": flops / t_fast,
         "fraction_of_peak": flops / t_fast / peak,
         "max_abs_diff": float(np.abs(ref - fast).max()),
@@ -152,6 +161,7 @@ def main(argv=None):
     print(f"ratio tallrec / reference: {fig['ratio']:.1f}x (best of {args.reps} interleaved runs each)")
     print(f"achieved {fig['achieved_flops'] / 1e9:.1f} GFLOP/s = {100 * fig['fraction_of_peak']:.0f}% of the measured "
           f"GEMM peak {fig['gemm_peak_flops'] / 1e9:.1f} GFLOP/s")
+    print("GEMM by shape (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in gemm.items()))
     print(f"max |P(Yes) reference - tallrec| = {fig['max_abs_diff']:.2e}; peak RSS {fig['peak_rss_bytes'] / 2**30:.2f} GiB")
     if args.json:
         with open(args.json, "w") as f:

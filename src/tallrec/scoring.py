@@ -111,33 +111,33 @@ class Scorer:
     def score_ids(self, prompts: list[list[int]], desc: str = "scoring") -> np.ndarray:
         if not prompts:
             return np.zeros(0)
-        if not self._warm:
-            self._warm, compiled, self._call = True, self._call, self._eager
-            try:
-                self.score_ids(prompts[:4], desc="eager warm-up")
-            finally:
-                self._call = compiled
+        if not self._warm:  # see __init__: an eager pass over a few prompts before the first trace
+            self._warm = True
+            self._score_all(prompts[:4], self._eager, desc="eager warm-up")
+        return self._score_all(prompts, self._call, desc)
+
+    def _score_all(self, prompts: list[list[int]], call, desc: str) -> np.ndarray:
         was_training = self.model.training
         self.model.eval()
         try:
             out = np.empty(len(prompts), dtype=np.float64)
             # The prefix must leave at least one token of every prompt to run through the model.
             plen = min(common_prefix(prompts), min(len(p) for p in prompts) - 1) if self.options.prefix_cache else 0
-            prefix_cache = self._run_prefix(prompts[0][:plen]) if plen > 0 else None
+            prefix_cache = self._run_prefix(prompts[0][:plen], call) if plen > 0 else None
             order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
             bs = max(1, self.options.batch_size)
             batches = [order[i:i + bs] for i in range(0, len(order), bs)]
             bar = tqdm(total=len(prompts), desc=desc, unit="sample", disable=not self.options.progress, leave=False)
             for idx in batches:
                 rows = [prompts[i][plen:] for i in idx]
-                out[idx] = self._score_batch(rows, plen, prefix_cache)
+                out[idx] = self._score_batch(rows, plen, prefix_cache, call)
                 bar.update(len(idx))
             bar.close()
             return out
         finally:
             self.model.train(was_training)
 
-    def _forward(self, **kwargs):
+    def _forward(self, call, **kwargs):
         """(Yes, No) logits at the last position, and the model output (for its cache).
 
         With a plain LM head the decoder's last hidden state is multiplied by the two answer rows
@@ -145,23 +145,22 @@ class Scorer:
         bf16 rounding of the two logits). Models with logit soft-capping or scaling take the
         model's own head (`logits_to_keep=1`).
         """
-        call = self._call
         if self._decoder is not None:
-            out = call(**kwargs)
+            out = _run(call, kwargs)
             h = out.last_hidden_state[:, -1, :].float()
             head, rows = self._head  # read each time: stays right if the head itself is trained
             pair = h @ head.weight[rows].float().T
             return (pair + head.bias[rows].float() if head.bias is not None else pair), out
-        out = call(logits_to_keep=1, **kwargs)
+        out = _run(call, {"logits_to_keep": 1, **kwargs})
         logits = out.logits[:, -1, :]
         return logits[:, [self.answer.yes, self.answer.no]].float(), out
 
-    def _run_prefix(self, ids: list[int]):
+    def _run_prefix(self, ids: list[int], call):
         x = torch.tensor([ids], device=self.device)
-        _, res = self._forward(input_ids=x, use_cache=True)
+        _, res = self._forward(call, input_ids=x, use_cache=True)
         return getattr(res, "cache", None) or res.past_key_values
 
-    def _score_batch(self, rows: list[list[int]], plen: int, prefix_cache) -> np.ndarray:
+    def _score_batch(self, rows: list[list[int]], plen: int, prefix_cache, call) -> np.ndarray:
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -178,9 +177,19 @@ class Scorer:
             mask = torch.cat([torch.ones((len(rows), plen), dtype=mask.dtype, device=dev), mask], dim=1)
         # Positions count real tokens only, so padding never shifts a prompt's positions.
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
-        pair, _ = self._forward(input_ids=ids, attention_mask=mask, position_ids=pos,
+        pair, _ = self._forward(call, input_ids=ids, attention_mask=mask, position_ids=pos,
                                 use_cache=prefix_cache is not None, **kwargs)
         return torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
+
+
+def _run(call, kwargs: dict):
+    """call(**kwargs); a torch.compile failure (no working compiler, an unsupported model) becomes
+    one line instead of a page of inductor traceback."""
+    try:
+        return call(**kwargs)
+    except torch._dynamo.exc.TorchDynamoException as e:
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ModelError(f"torch.compile failed ({type(e).__name__}: {first}); score without --compile") from None
 
 
 def _compiled(module):

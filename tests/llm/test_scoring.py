@@ -36,6 +36,18 @@ def test_compiled_path_matches_plain_forward_fp32(tiny_fp32):
     assert np.abs(fast - ref).max() < 1e-3
 
 
+def test_compile_failure_is_one_clear_error():
+    from tallrec.errors import ModelError
+    from tallrec.scoring import _run
+
+    def broken(**kwargs):
+        raise torch._dynamo.exc.TorchDynamoException("C++ compile error\n...a page of inductor output...")
+
+    with pytest.raises(ModelError, match=r"torch.compile failed \(TorchDynamoException: C\+\+ compile error\); "
+                                         r"score without --compile"):
+        _run(broken, {})
+
+
 def test_fast_path_matches_plain_forward_bf16(tiny_model_dir):
     lm = load_model(str(tiny_model_dir), precision="bf16", device="cpu")
     samples = synthetic(9, seed=2)
