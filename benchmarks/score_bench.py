@@ -17,7 +17,6 @@ the warm-up and its time is printed apart (`compile_seconds`), not counted in sa
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import time
@@ -52,11 +51,9 @@ GEMM_SHAPES = ((2048, 2048, 2048, "mm"), (4096, 2048, 2048, "linear"), (8192, 10
 
 
 def gemm_rates(dtype: torch.dtype, reps: int = 5) -> dict[str, float]:
-    """Best FLOP/s of a few large products in `dtype`, as torch.mm and as F.linear, by shape.
-
-    The two take different kernels: for bf16 on AMX CPUs F.linear (what the model's layers call)
-    can run well above torch.mm, so torch.mm alone would understate the peak and overstate the
-    fraction of it that the scorer reaches. The peak is the best of them."""
+    """Best FLOP/s of a few large products in `dtype`, by shape, through torch.mm and through
+    F.linear (the call the model's layers make). The peak is the best of them, so one slow kernel
+    or shape does not understate it and overstate the scorer's fraction of it."""
     rates = {}
     for m, k, n, op in GEMM_SHAPES:
         a = torch.randn(m, k, dtype=dtype)
@@ -164,8 +161,9 @@ def main(argv=None):
     print("GEMM by shape (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in gemm.items()))
     print(f"max |P(Yes) reference - tallrec| = {fig['max_abs_diff']:.2e}; peak RSS {fig['peak_rss_bytes'] / 2**30:.2f} GiB")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(fig, f, indent=2)
+        from tallrec.io import write_json_atomic
+
+        write_json_atomic(args.json, fig)
     return fig
 
 

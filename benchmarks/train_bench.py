@@ -13,7 +13,6 @@ Prints samples/s of each, the ratio, peak RSS, and the loss of each at every ste
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import tempfile
 import time
@@ -94,8 +93,9 @@ def main(argv=None):
     print("loss per step  tallrec: " + " ".join(f"{x:.4f}" for x in fig["tallrec_losses"]))
     print(f"max loss difference {fig['max_loss_diff']:.2e}; peak RSS {fig['peak_rss_bytes'] / 2**30:.2f} GiB")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(fig, f, indent=2)
+        from tallrec.io import write_json_atomic
+
+        write_json_atomic(args.json, fig)
     return fig
 
 

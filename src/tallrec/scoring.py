@@ -68,9 +68,9 @@ class ScoreOptions:
     cutoff: int = 512
     prefix_cache: bool = True
     progress: bool = True
-    # torch.compile the forward pass (inductor): fuses the memory-bound elementwise ops. 1.36x the
-    # scoring speed on a 2-core CPU once compiled (score_bench), but compiling took 139 s there, so
-    # it pays off only for thousands of samples per process (see BENCHMARKS.md). Off by default.
+    # Experimental: torch.compile the forward pass (inductor) to fuse the memory-bound elementwise
+    # ops. On the 2-core dev CPU it compiled in ~2 minutes and gave 1.02-1.36x (BENCHMARKS.md), so
+    # it is off by default.
     compile: bool = False
 
 

@@ -52,8 +52,8 @@ def train(
                f"({result.steps} steps, {result.seconds:.0f} s); adapter: {result.adapter}")
 
 
-CompileOpt = typer.Option(False, "--compile", help="torch.compile the forward pass: ~1.4x faster scoring "
-                          "after a ~2 minute compile on a 2-core CPU; worth it for thousands of samples.")
+CompileOpt = typer.Option(False, "--compile", help="Experimental: torch.compile the forward pass (a ~2 minute "
+                          "compile on a 2-core CPU; 1.0-1.4x faster scoring there afterwards).")
 
 
 def _score_options(batch_size: int, cutoff: int, compile: bool = False):
