@@ -4,12 +4,13 @@ The scoring and training benchmarks say how fast; this says which operators take
 is what decides the next optimization (see BENCHMARKS.md).
 
     python benchmarks/profile_ops.py score [--n 32] [--batch-size 16]
-    python benchmarks/profile_ops.py train [--micro-batch-size 8]
+    python benchmarks/profile_ops.py train [--micro-batch-size 8] [--loss-on all|answer]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -35,23 +36,28 @@ def profile_train(args):
     from tallrec.data.fewshot import draw_fewshot
     from tallrec.models import load_model
     from tallrec.prompts import load_template
-    from tallrec.training import PadCollator, answer_loss_sum, encode_sample, wrap_lora
+    from tallrec.cpu_training import cpu_training_engine
+    from tallrec.token_loss import TokenLoss
+    from tallrec.training import PadCollator, encode_sample, wrap_lora
 
-    cfg = TrainConfig(model=args.model, precision=args.precision, loss_on="answer")
+    cfg = TrainConfig(model=args.model, precision=args.precision, loss_on=args.loss_on)
     lm = load_model(cfg.model, cfg.precision)
     model = wrap_lora(lm, cfg)
     model.train()
     samples = draw_fewshot(load_domain("movie").train, args.micro_batch_size, seed=0)
     batch = PadCollator(lm.tokenizer.pad_token_id)([encode_sample(lm.tokenizer, s, cfg, load_template()) for s in samples])
 
+    token_loss = TokenLoss()
+
     def step():
-        loss, _, _ = answer_loss_sum(model, batch)
-        loss.backward()
+        loss, n, _ = token_loss(model, batch)
+        (loss / n).backward()
         model.zero_grad()
 
-    step()  # warm-up
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step()
+    with cpu_training_engine(model) if lm.device.type == "cpu" else contextlib.nullcontext():
+        step()  # warm-up
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step()
     return prof
 
 
@@ -63,6 +69,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=32, help="test samples scored (score)")
     ap.add_argument("--batch-size", type=int, default=16, help="scorer batch size (score)")
     ap.add_argument("--micro-batch-size", type=int, default=8, help="samples in the training step (train)")
+    ap.add_argument("--loss-on", choices=["all", "answer"], default="all", help="training loss (train)")
     ap.add_argument("--rows", type=int, default=15)
     args = ap.parse_args(argv)
     prof = profile_score(args) if args.what == "score" else profile_train(args)

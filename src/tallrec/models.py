@@ -9,6 +9,7 @@ Nothing is ever fetched from a model hub.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -281,3 +282,9 @@ def check_adapter_base(path: Path, lm: LoadedModel) -> None:
             f"{path}: adapter was trained on base model {saved.get('name')!r} "
             f"({saved.get('fingerprint')}), not on {lm.name!r} ({want})"
         )
+
+
+def cache_argument(model) -> str:
+    """The name of a model's key/value-cache argument: transformers 5.x says `cache`, 4.x
+    `past_key_values`."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"

@@ -13,7 +13,6 @@ Speed (see benchmarks/score_bench.py):
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -24,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .data.samples import Sample
 from .errors import DataError, ModelError
+from .models import cache_argument
 from .prompts import Template, answer_token_ids, load_template, sample_prompt
 
 
@@ -88,7 +88,7 @@ class Scorer:
         self._decoder, self._head = _answer_head(model, self.answer)
         # Looked up once, on the module that is actually called (not per batch).
         target = self._decoder if self._decoder is not None else model
-        self._cache_kw = _cache_argument(target)
+        self._cache_kw = cache_argument(_unwrap(target))
         self._eager = target
         self._call = _compiled(target) if self.options.compile else target
         # With compile, a few prompts are scored eagerly before the first trace: in score_bench the
@@ -205,11 +205,6 @@ def _compiled(module):
 
 def _unwrap(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def _cache_argument(model) -> str:
-    """transformers 5.x names the KV-cache argument `cache`; 4.x names it `past_key_values`."""
-    return "cache" if "cache" in inspect.signature(_unwrap(model).forward).parameters else "past_key_values"
 
 
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")

@@ -8,6 +8,7 @@ steps; the best adapter is kept on disk and is what the run returns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from typing import Callable, Sequence
 import torch
 
 from .config import TrainConfig, dump_config
+from .cpu_training import attention_implementation, base_attention, cpu_training_engine
 from .data.fewshot import draw_fewshot
 from .data.samples import Sample
 from .errors import ModelError, TallrecError
@@ -60,10 +62,12 @@ def encode_sample(tokenizer, sample: Sample, cfg: TrainConfig, template: Templat
 
 
 class PadCollator:
-    """Left-pads a batch (pad token, mask 0, label -100) and gives explicit position ids.
+    """Right-pads a batch (pad token, label -100) and sends no attention mask.
 
-    Left padding puts every answer at the end of its row, so the answer-only loss needs the logits
-    of the last few positions only (see AnswerLossTrainer).
+    Causal attention never looks to the right, so the padding after a sequence cannot change any
+    of its real positions: the batch needs no padding mask, and attention takes its fast causal
+    path. (Left padding would also add a spurious loss term: the last pad position "predicting"
+    the first real token.)
     """
 
     def __init__(self, pad_id: int):
@@ -72,22 +76,12 @@ class PadCollator:
     def __call__(self, batch: list[dict]) -> dict:
         width = max(len(b["input_ids"]) for b in batch)
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
         labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
         for i, b in enumerate(batch):
             n = len(b["input_ids"])
-            ids[i, width - n:] = torch.tensor(b["input_ids"])
-            mask[i, width - n:] = 1
-            labels[i, width - n:] = torch.tensor(b["labels"])
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        return {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "labels": labels}
-
-
-def answer_span(labels: torch.Tensor) -> int:
-    """Number of trailing positions that hold any label (labels are left-padded)."""
-    has = (labels != IGNORE).any(dim=0)
-    idx = torch.nonzero(has)
-    return 0 if idx.numel() == 0 else int(labels.shape[1] - idx[0, 0])
+            ids[i, :n] = torch.tensor(b["input_ids"])
+            labels[i, :n] = torch.tensor(b["labels"])
+        return {"input_ids": ids, "labels": labels}
 
 
 class ListDataset(torch.utils.data.Dataset):
@@ -180,33 +174,23 @@ class TrainResult:
     train_losses: list[float] = field(default_factory=list)  # the Trainer's logged training loss
 
 
-def answer_loss_sum(model, inputs: dict):
-    """(summed cross-entropy over labelled tokens, their count, outputs), with logits computed for
-    the trailing answer span only. Equals the plain loss on the same labels (tested)."""
-    inputs = dict(inputs)
-    labels = inputs.pop("labels")
-    span = max(1, answer_span(labels))
-    outputs = model(**inputs, logits_to_keep=span + 1, use_cache=False)
-    logits = outputs.logits[:, :-1, :].float()
-    target = labels[:, -span:].to(logits.device)
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                                             ignore_index=IGNORE, reduction="sum")
-    return loss, int((target != IGNORE).sum()), outputs
-
-
 def _trainer_class():
     from transformers import Trainer
 
-    class AnswerLossTrainer(Trainer):
-        """Loss on the answer tokens only, computing logits for the last positions only.
+    from .token_loss import TokenLoss
 
-        The plain path computes a vocabulary-wide logit for every prompt token and then ignores
-        them; here `logits_to_keep` limits the LM head to the answer span (a few tokens).
-        Normalization follows the Trainer's own (sum over tokens / tokens in the whole batch).
-        """
+    class TokenLossTrainer(Trainer):
+        """The model's next-token loss (whole prompt or answer only, as the labels say), computed by
+        `TokenLoss`: the LM head runs on labelled positions only and no vocabulary-wide logits
+        tensor is built. Normalization follows the Trainer's own (sum over tokens / tokens in the
+        whole accumulated batch)."""
+
+        token_loss = None
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            loss, n, outputs = answer_loss_sum(model, inputs)
+            if self.token_loss is None:
+                self.token_loss = TokenLoss()
+            loss, n, outputs = self.token_loss(model, inputs)
             if num_items_in_batch is not None:
                 loss = loss / num_items_in_batch
                 if self.args.average_tokens_across_devices:
@@ -215,7 +199,7 @@ def _trainer_class():
                 loss = loss / max(1, n)
             return (loss, outputs) if return_outputs else loss
 
-    return AnswerLossTrainer
+    return TokenLossTrainer
 
 
 def _make_callback(validate: Callable[[], float] | None, cfg: TrainConfig, out: Path, save: Callable[[Path], None],
@@ -273,7 +257,7 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
     `make_validate(peft_model)` returns the validation-AUC function. Without it the final adapter is
     kept (stage 1 has no AUC to stop on).
     """
-    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers import TrainingArguments, set_seed
 
     set_seed(cfg.seed)
     model = wrap_lora(lm, cfg)
@@ -290,8 +274,15 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
             save_adapter(model, path, lm, {"config": cfg.to_dict()})
         _barrier()
 
-    callback = _make_callback(validate, cfg, out, save, history, desc)
     use_cpu = lm.device.type == "cpu"
+    if validate is not None:
+        score_attention, validate_plain = base_attention(model), validate
+
+        def validate():  # the scorer keeps the model's own attention, not the one training uses
+            with attention_implementation(model, score_attention):
+                return validate_plain()
+
+    callback = _make_callback(validate, cfg, out, save, history, desc)
     with tempfile.TemporaryDirectory(prefix="tallrec-trainer-") as scratch:
         args = TrainingArguments(
             output_dir=scratch,
@@ -317,11 +308,11 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
             ddp_find_unused_parameters=False,
             ddp_backend="gloo" if use_cpu and world > 1 else None,
         )
-        trainer_cls = _trainer_class() if cfg.loss_on == "answer" else Trainer
-        trainer = trainer_cls(model=model, args=args, train_dataset=ListDataset(rows),
+        trainer = _trainer_class()(model=model, args=args, train_dataset=ListDataset(rows),
                           data_collator=PadCollator(lm.tokenizer.pad_token_id), callbacks=[callback])
         t0 = time.time()
-        trainer.train()
+        with cpu_training_engine(model) if use_cpu else contextlib.nullcontext():
+            trainer.train()
         seconds = time.time() - t0
     steps = trainer.state.global_step
     if validate is None:

@@ -95,17 +95,108 @@ def test_torchrun_two_cpu_processes(tmp_path, tiny_model_dir):
     assert lora_b_norm(tmp_path / "ddp" / "adapter") > 0
 
 
-def test_answer_loss_fast_path_equals_plain_loss(tiny_model_dir):
-    from transformers import AutoModelForCausalLM
+def _lora_batch(tiny_model_dir, loss_on, n=6, dropout=0.0):
+    from peft import get_peft_model
 
+    from tallrec.models import lora_config
     from tallrec.prompts import load_template
-    from tallrec.training import PadCollator, answer_loss_sum, encode_sample
+    from tallrec.training import encode_sample
 
     lm = load_model(str(tiny_model_dir), precision="fp32", device="cpu")
-    cfg = _cfg(tiny_model_dir, loss_on="answer")
-    rows = [encode_sample(lm.tokenizer, s, cfg, load_template()) for s in synthetic(6, seed=4)]
+    cfg = _cfg(tiny_model_dir, loss_on=loss_on)
+    rows = [encode_sample(lm.tokenizer, s, cfg, load_template()) for s in synthetic(n, seed=4)]
+    torch.manual_seed(0)
+    model = get_peft_model(lm.model, lora_config(dropout=dropout))
+    for name, p in model.named_parameters():  # B starts at zero; make every LoRA weight matter
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.02)
+    return lm, model, rows
+
+
+def _grads(model):
+    g = torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
+    model.zero_grad()
+    return g
+
+
+@pytest.mark.parametrize("loss_on,share", [("all", True), ("answer", True), ("all", False)])
+def test_token_loss_equals_the_models_own_loss_and_gradients(tiny_model_dir, loss_on, share):
+    """tallrec's batch (right padding, no mask) + TokenLoss against HF's collator + the model's loss."""
+    from transformers import DataCollatorForSeq2Seq
+
+    from tallrec.token_loss import TokenLoss
+    from tallrec.training import PadCollator
+
+    lm, model, rows = _lora_batch(tiny_model_dir, loss_on)
+    lm.tokenizer.padding_side = "right"
+    plain_batch = DataCollatorForSeq2Seq(lm.tokenizer, padding=True, label_pad_token_id=-100)([dict(r) for r in rows])
+    plain = model(**plain_batch).loss
+    plain.backward()
+    g_plain = _grads(model)
+    token_loss = TokenLoss(share_prefix=share)
+    shared = []
+    for _ in range(2):  # the first call also checks the head against the model's own logits
+        total, n, _ = token_loss(model, PadCollator(lm.tokenizer.pad_token_id)(rows))
+        (total / n).backward()
+        g_fast = _grads(model)
+        shared.append(token_loss.shared_columns)
+        assert token_loss.fused is True
+        assert abs(total.item() / n - plain.item()) < 1e-5
+        assert torch.allclose(g_fast, g_plain, rtol=1e-4, atol=1e-6)
+    assert shared[0] == shared[1] > 20 if share else shared == [0, 0]  # header and instruction run once
+    assert n == sum(1 for r in rows for x in r["labels"][1:] if x != -100)
+
+
+def test_token_loss_falls_back_when_the_model_changes_its_logits(tiny_model_dir):
+    """A head whose logits are post-processed (here: doubled) fails the first-batch check."""
+    from tallrec.token_loss import TokenLoss
+    from tallrec.training import PadCollator
+
+    lm, model, rows = _lora_batch(tiny_model_dir, "all")
+    model.get_base_model().lm_head.register_forward_hook(lambda m, a, out: out * 2)
     batch = PadCollator(lm.tokenizer.pad_token_id)(rows)
+    token_loss = TokenLoss()
+    total, n, _ = token_loss(model, batch)
+    assert token_loss.fused is False
+    assert abs(total.item() / n - model(**batch).loss.item()) < 1e-5
+
+
+def test_right_padding_leaves_every_sequence_unchanged(tiny_model_dir):
+    """No padding mask is needed: each row's logits equal those of the row run alone."""
+    from tallrec.training import PadCollator
+
+    lm, model, rows = _lora_batch(tiny_model_dir, "all")
+    batch = PadCollator(lm.tokenizer.pad_token_id)(rows)
+    assert set(batch) == {"input_ids", "labels"}
     with torch.no_grad():
-        plain = lm.model(**batch).loss  # HF's loss: mean over labelled tokens, all logits computed
-        fast, n, _ = answer_loss_sum(lm.model, batch)
-    assert n > 0 and abs(fast.item() / n - plain.item()) < 1e-5
+        together = model(input_ids=batch["input_ids"]).logits
+        for i, r in enumerate(rows):
+            alone = model(input_ids=torch.tensor([r["input_ids"]])).logits[0]
+            assert torch.allclose(together[i, :len(r["input_ids"])], alone, atol=1e-5)
+
+
+def test_int16_dropout_drops_at_the_rate_and_keeps_the_mean():
+    from tallrec.cpu_training import Int16Dropout
+
+    torch.manual_seed(0)
+    drop = Int16Dropout(0.05).train()
+    x = torch.ones(1001, 999)  # odd count: the last 16-bit draw is cut off
+    y = drop(x)
+    assert abs((y == 0).float().mean().item() - 0.05) < 2e-3
+    kept = torch.unique(y)
+    assert abs(y.mean().item() - 1.0) < 5e-3 and len(kept) == 2 and kept[0] == 0 and abs(kept[1] - 1 / 0.95) < 1e-6
+    assert torch.equal(drop.eval()(x), x)
+    with pytest.raises(ValueError):
+        Int16Dropout(1.0)
+
+
+def test_cpu_training_engine_switches_attention_and_dropout_and_restores_attention(tiny_model_dir):
+    from tallrec.cpu_training import Int16Dropout, base_attention, cpu_training_engine
+
+    lm, model, _ = _lora_batch(tiny_model_dir, "all", dropout=0.05)
+    before = base_attention(model)
+    with cpu_training_engine(model):
+        assert base_attention(model) == "eager"
+    assert base_attention(model) == before
+    drops = [m for m in model.modules() if isinstance(m, Int16Dropout)]
+    assert len(drops) == 2 * 2 and drops[0].p == 0.05  # q_proj and v_proj in 2 layers
