@@ -74,6 +74,9 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     from tallrec.data.datasets import load_domain
+    from tallrec.runtime import keep_freed_memory
+
+    keep_freed_memory()  # what the tallrec command applies at start; here for both sides alike
     from tallrec.data.fewshot import draw_fewshot
 
     samples = draw_fewshot(load_domain("movie").train, args.steps * args.batch_size, seed=0)

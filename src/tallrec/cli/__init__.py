@@ -38,6 +38,9 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code (tests call it directly)."""
+    from ..runtime import keep_freed_memory
+
+    keep_freed_memory()
     try:
         app(args=argv, prog_name="tallrec", standalone_mode=True)
     except SystemExit as e:
