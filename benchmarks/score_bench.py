@@ -11,6 +11,10 @@ it runs by default (reference: default allocator; tallrec: its own), and both sa
 ratios are printed too. Within a phase the runs are interleaved, `--reps` rounds, best of each:
 the machine is shared, and a single pass can be off by 20% or more.
 
+It also counts the matmul FLOPs each side did (the reference: its padded batches and every token it
+generated), so the ratio splits into a work ratio (what the reference wastes) and a FLOP-rate ratio
+(how efficiently each runs): ratio = work ratio x rate ratio.
+
     python benchmarks/score_bench.py --n 64 [--model smollm2-135m] [--batch-size 16] [--compile] [--json out.json]
 
 With --compile the scorer runs torch.compile'd (`tallrec evaluate --compile`); the compile happens in
@@ -35,8 +39,11 @@ from tallrec.runtime import keep_freed_memory
 from tallrec.scoring import ScoreOptions, Scorer, common_prefix
 
 
-def reference_generate_scores(lm, prompts_text: list[str], batch_size: int = 32, max_new_tokens: int = 128):
-    """The authors' way: generate up to 128 tokens per batch, keep the first step's scores."""
+def reference_generate_scores(lm, prompts_text: list[str], batch_size: int = 32, max_new_tokens: int = 128,
+                              shapes: list | None = None):
+    """The authors' way: generate up to 128 tokens per batch, keep the first step's scores. If
+    `shapes` is a list, (rows, padded prompt length, tokens generated) of each batch is appended
+    to it, for counting the work the reference did."""
     tok, model = lm.tokenizer, lm.model
     ans = answer_token_ids(tok)
     out = []
@@ -47,6 +54,8 @@ def reference_generate_scores(lm, prompts_text: list[str], batch_size: int = 32,
                                  output_scores=True, return_dict_in_generate=True, pad_token_id=tok.pad_token_id)
         first = gen.scores[0]
         out.append(torch.softmax(first[:, [ans.yes, ans.no]].float(), -1)[:, 0].cpu().numpy())
+        if shapes is not None:
+            shapes.append((enc["input_ids"].shape[0], enc["input_ids"].shape[1], len(gen.scores)))
     return np.concatenate(out)
 
 
@@ -73,18 +82,40 @@ def gemm_rates(dtype: torch.dtype, reps: int = 5) -> dict[str, float]:
     return rates
 
 
+def _weights(model) -> tuple[int, int]:
+    """(non-embedding weights, LM-head rows x hidden): the matmul weights a token runs through."""
+    emb = model.get_input_embeddings().weight.numel()
+    non_emb = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
+    return non_emb, emb
+
+
+def _attention_flops(model, first: int, last: int) -> int:
+    """QK^T and AV for query positions first+1..last, each over every key up to itself."""
+    cfg = model.config
+    return 2 * 2 * cfg.num_hidden_layers * cfg.hidden_size * sum(range(first + 1, last + 1))
+
+
 def scorer_flops(model, prompts: list[list[int]], prefix_len: int) -> float:
     """Matmul FLOPs the scorer must do: 2 x (non-embedding weights) per token run through the
     model (the shared prefix once), plus attention (QK^T and AV), plus the LM head at the last
     position only."""
-    cfg = model.config
-    emb = model.get_input_embeddings().weight.numel()
-    non_emb = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
-    h, layers = cfg.hidden_size, cfg.num_hidden_layers
+    non_emb, emb = _weights(model)
     tokens = prefix_len + sum(len(p) - prefix_len for p in prompts)
-    attn = sum(2 * 2 * layers * h * sum(range(prefix_len + 1, len(p) + 1)) for p in prompts)
-    head = 2 * emb * len(prompts)
-    return 2 * non_emb * tokens + attn + head
+    attn = sum(_attention_flops(model, prefix_len, len(p)) for p in prompts)
+    return 2 * non_emb * tokens + attn + 2 * emb * len(prompts)
+
+
+def reference_flops(model, shapes: list[tuple[int, int, int]]) -> float:
+    """Matmul FLOPs `generate` did: every padded prompt position through the model, the LM head
+    at the last position, then each further generated token (with the full head) over its cache.
+    A lower bound on its work: it leaves out what generate does besides matmuls."""
+    non_emb, emb = _weights(model)
+    total = 0
+    for rows, length, steps in shapes:
+        total += rows * (2 * non_emb * length + _attention_flops(model, 0, length) + 2 * emb)
+        decoded = steps - 1  # the first generated token comes from the prompt's pass
+        total += rows * (decoded * 2 * (non_emb + emb) + _attention_flops(model, length, length + decoded))
+    return total
 
 
 def main(argv=None):
@@ -126,17 +157,23 @@ def main(argv=None):
     # tallrec.runtime.keep_freed_memory(), which the `tallrec` command applies at start (it cannot be
     # undone in-process). In each phase, interleaved repetitions, best of each: the machine is noisy.
     best: dict[str, dict[str, float]] = {}
+    page_faults: dict[str, int] = {}  # minor page faults of one tallrec pass, fewest of the rounds
     gemm: dict[str, float] = {}
+    ref_shapes: list[tuple[int, int, int]] = []  # the reference's batches: greedy, the same every round
     ref = fast = None
     for phase in ("default", "tuned"):
         if phase == "tuned" and not keep_freed_memory():
             print("(not glibc: the allocator setting does not apply; both phases use the default)")
         times = best.setdefault(phase, {})
         for _ in range(args.reps):
-            dt, ref = timed(lambda: reference_generate_scores(lm, texts, batch_size=args.ref_batch_size))
+            ref_shapes.clear()
+            dt, ref = timed(lambda: reference_generate_scores(lm, texts, batch_size=args.ref_batch_size, shapes=ref_shapes))
             times["reference"] = min(times.get("reference", float("inf")), dt)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             dt, fast = timed(lambda: scorer.score_ids(prompts))
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
             times["tallrec"] = min(times.get("tallrec", float("inf")), dt)
+            page_faults[phase] = min(page_faults.get(phase, faults), faults)
             if plain is not None:
                 times["uncompiled"] = min(times.get("uncompiled", float("inf")), timed(lambda: plain.score_ids(prompts))[0])
             for name, rate in gemm_rates(lm.dtype).items():
@@ -145,7 +182,10 @@ def main(argv=None):
     t_ref, t_fast = best["default"]["reference"], best["tuned"]["tallrec"]
     t_plain = best["tuned"].get("uncompiled", float("inf"))
 
-    flops = scorer_flops(lm.model, prompts, common_prefix(prompts))
+    prefix = common_prefix(prompts)
+    flops = scorer_flops(lm.model, prompts, prefix)
+    ref_work = reference_flops(lm.model, ref_shapes)
+    attn_share = sum(_attention_flops(lm.model, prefix, len(p)) for p in prompts) / flops
     fig = {
         "model": args.model, "dtype": str(lm.dtype).replace("torch.", ""), "n": len(samples),
         "threads": torch.get_num_threads(), "compile": args.compile, "compile_seconds": compile_seconds,
@@ -156,9 +196,15 @@ def main(argv=None):
         "gemm_flops_by_shape": gemm,
         "achieved_flops": flops / t_fast,
         "fraction_of_peak": flops / t_fast / peak,
+        "attention_flops_share": attn_share,
+        "reference_flops": ref_work,
+        "reference_achieved_flops": ref_work / t_ref,
+        "work_ratio": ref_work / flops,
+        "reference_tokens_generated": sum(r * g for r, _, g in ref_shapes),
         "max_abs_diff": float(np.abs(ref - fast).max()),
         "reps": args.reps,
         "samples_per_s_by_allocator": {ph: {k: len(samples) / v for k, v in d.items()} for ph, d in best.items()},
+        "tallrec_page_faults_by_allocator": page_faults,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
     print(f"model {fig['model']} ({fig['dtype']}), {fig['n']} samples, {fig['threads']} threads")
@@ -169,14 +215,18 @@ def main(argv=None):
     print(f"tallrec scorer ({how}), allocator as the tallrec command sets it: {fig['tallrec_samples_per_s']:.2f} samples/s")
     for ph in ("default", "tuned"):
         print(f"  {ph} allocator for both: reference {by[ph]['reference']:.2f}, tallrec {by[ph]['tallrec']:.2f} samples/s "
-              f"({by[ph]['tallrec'] / by[ph]['reference']:.1f}x)")
+              f"({by[ph]['tallrec'] / by[ph]['reference']:.1f}x); minor page faults per tallrec pass {page_faults[ph]:,}")
     if plain is not None:
         fig["tallrec_uncompiled_samples_per_s"] = len(samples) / t_plain
         print(f"tallrec scorer uncompiled, same run: {fig['tallrec_uncompiled_samples_per_s']:.2f} samples/s "
               f"(compile speedup {t_plain / t_fast:.2f}x)")
     print(f"ratio tallrec / reference: {fig['ratio']:.1f}x (each as it runs by default; best of {args.reps} interleaved runs)")
     print(f"achieved {fig['achieved_flops'] / 1e9:.1f} GFLOP/s = {100 * fig['fraction_of_peak']:.0f}% of the measured "
-          f"GEMM peak {fig['gemm_peak_flops'] / 1e9:.1f} GFLOP/s")
+          f"GEMM peak {fig['gemm_peak_flops'] / 1e9:.1f} GFLOP/s; attention (QK^T, AV) is "
+          f"{100 * attn_share:.1f}% of those FLOPs")
+    print(f"work: the reference did {fig['work_ratio']:.2f}x tallrec's matmul FLOPs (padding, no shared prefix, "
+          f"{fig['reference_tokens_generated']:,} generated tokens) at {fig['reference_achieved_flops'] / 1e9:.1f} GFLOP/s; "
+          f"the ratio = work ratio x FLOP-rate ratio ({fig['achieved_flops'] / fig['reference_achieved_flops']:.2f}x)")
     print("GEMM by shape (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in gemm.items()))
     print(f"max |P(Yes) reference - tallrec| = {fig['max_abs_diff']:.2e}; peak RSS {fig['peak_rss_bytes'] / 2**30:.2f} GiB")
     if args.json:

@@ -26,6 +26,21 @@ def test_score_bench_runs_and_agrees_with_the_reference(tmp_path, tiny_model_dir
                 "max_abs_diff", "peak_rss_bytes"):
         assert fig[key] > 0 or key == "max_abs_diff", key
     assert fig["n"] == 6 and fig["max_abs_diff"] < 1e-3  # generate's first step and the scorer agree in fp32
+    # The reference pads and repeats the shared prefix in every row, so it did more matmul work.
+    assert fig["work_ratio"] > 1 and fig["reference_tokens_generated"] >= 6
+
+
+def test_reference_work_equals_the_scorers_on_one_unpadded_prompt(tiny_model_dir):
+    from tallrec.models import load_model
+
+    bench = runpy.run_path(str(REPO / "benchmarks" / "score_bench.py"), run_name="bench")
+    model = load_model(str(tiny_model_dir), "fp32").model
+    # One prompt of 9 tokens, no shared prefix, one generated token: the same pass both ways.
+    assert bench["reference_flops"](model, [(1, 9, 1)]) == bench["scorer_flops"](model, [list(range(9))], 0)
+    # Each further generated token adds one token's pass with the full LM head over its cache.
+    extra = bench["reference_flops"](model, [(1, 9, 2)]) - bench["reference_flops"](model, [(1, 9, 1)])
+    non_emb, emb = bench["_weights"](model)
+    assert extra == 2 * (non_emb + emb) + bench["_attention_flops"](model, 9, 10)
 
 
 def test_train_bench_runs_all_sides(tmp_path, tiny_model_dir, shared_data, monkeypatch):
