@@ -13,7 +13,12 @@ the machine is shared, and a single pass can be off by 20% or more.
 
 It also counts the matmul FLOPs each side did (the reference: its padded batches and every token it
 generated), so the ratio splits into a work ratio (what the reference wastes) and a FLOP-rate ratio
-(how efficiently each runs): ratio = work ratio x rate ratio.
+(how efficiently each runs): ratio = work ratio x rate ratio. From these it prints a ceiling: the
+ratio that a scorer doing tallrec's FLOPs at 100% of the GEMM peak would reach against the reference
+as timed in this run. And it counts what an exact scorer could still cut (every token prefix shared by
+several prompts run once, the last layer at the last position only) and the ceiling after that.
+The two allocator phases run one after the other in one process, so they are no clean A/B of the
+allocator setting: benchmarks/allocator_ab.py is.
 
     python benchmarks/score_bench.py --n 64 [--model smollm2-135m] [--batch-size 16] [--compile] [--json out.json]
 
@@ -101,8 +106,42 @@ def scorer_flops(model, prompts: list[list[int]], prefix_len: int) -> float:
     position only."""
     non_emb, emb = _weights(model)
     tokens = prefix_len + sum(len(p) - prefix_len for p in prompts)
-    attn = sum(_attention_flops(model, prefix_len, len(p)) for p in prompts)
+    attn = _attention_flops(model, 0, prefix_len) + sum(_attention_flops(model, prefix_len, len(p)) for p in prompts)
     return 2 * non_emb * tokens + attn + 2 * emb * len(prompts)
+
+
+def _last_layer_per_token(model) -> int:
+    """Weights of the last decoder layer that only the last position needs (query, output and MLP
+    projections; the keys and values are needed at every position). 0 if the layout is unknown."""
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if not layers:
+        return 0
+    return sum(p.numel() for n, p in layers[-1].named_parameters()
+               if "q_proj" in n or "o_proj" in n or n.startswith("mlp."))
+
+
+def minimal_flops(model, prompts: list[list[int]]) -> float:
+    """Matmul FLOPs of an exact scorer that also (1) ran every token prefix shared by several prompts
+    once (a prefix tree over the prompts, not only the prefix all of them share) and (2) ran the last
+    layer's query, output and MLP at each prompt's last position only. What is left to cut by work."""
+    non_emb, emb = _weights(model)
+    cfg = model.config
+    per_query = 2 * 2 * cfg.hidden_size  # one query's QK^T and AV per key, per layer
+    last_only = 2 * _last_layer_per_token(model)
+    root: dict = {}
+    total = 0
+    for p in prompts:
+        node = root
+        for depth, tok in enumerate(p, start=1):
+            if tok not in node:
+                node[tok] = {}
+                # a new position: every layer's weights and attention over `depth` keys, less the
+                # last layer's part that only a prompt's last position needs
+                total += 2 * non_emb + cfg.num_hidden_layers * per_query * depth
+                total -= last_only + per_query * depth
+            node = node[tok]
+        total += last_only + per_query * len(p) + 2 * emb  # the last position does run all of it
+    return total
 
 
 def reference_flops(model, shapes: list[tuple[int, int, int]]) -> float:
@@ -185,6 +224,7 @@ def main(argv=None):
     prefix = common_prefix(prompts)
     flops = scorer_flops(lm.model, prompts, prefix)
     ref_work = reference_flops(lm.model, ref_shapes)
+    least = minimal_flops(lm.model, prompts)
     attn_share = sum(_attention_flops(lm.model, prefix, len(p)) for p in prompts) / flops
     fig = {
         "model": args.model, "dtype": str(lm.dtype).replace("torch.", ""), "n": len(samples),
@@ -195,11 +235,17 @@ def main(argv=None):
         "gemm_peak_flops": peak,
         "gemm_flops_by_shape": gemm,
         "achieved_flops": flops / t_fast,
+        "tallrec_flops": flops,
         "fraction_of_peak": flops / t_fast / peak,
         "attention_flops_share": attn_share,
         "reference_flops": ref_work,
         "reference_achieved_flops": ref_work / t_ref,
         "work_ratio": ref_work / flops,
+        # What a scorer doing tallrec's FLOPs at 100 % of the GEMM peak would reach against this
+        # reference: t_ref / (flops / peak). A ratio target above it needs less work per sample.
+        "ceiling_ratio": t_ref * peak / flops,
+        "minimal_flops": least,
+        "ceiling_ratio_minimal": t_ref * peak / least,
         "reference_tokens_generated": sum(r * g for r, _, g in ref_shapes),
         "max_abs_diff": float(np.abs(ref - fast).max()),
         "reps": args.reps,
@@ -227,6 +273,10 @@ def main(argv=None):
     print(f"work: the reference did {fig['work_ratio']:.2f}x tallrec's matmul FLOPs (padding, no shared prefix, "
           f"{fig['reference_tokens_generated']:,} generated tokens) at {fig['reference_achieved_flops'] / 1e9:.1f} GFLOP/s; "
           f"the ratio = work ratio x FLOP-rate ratio ({fig['achieved_flops'] / fig['reference_achieved_flops']:.2f}x)")
+    print(f"ceiling: tallrec's FLOPs at 100% of the GEMM peak would be {fig['ceiling_ratio']:.1f}x the reference "
+          f"(= work ratio x peak / reference FLOP rate); a higher ratio needs less work per sample")
+    print(f"work left to cut exactly: a prefix tree over the prompts plus the last layer at the last position only "
+          f"would do {100 * (1 - least / flops):.1f}% fewer FLOPs; ceiling then {fig['ceiling_ratio_minimal']:.1f}x")
     print("GEMM by shape (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in gemm.items()))
     print(f"max |P(Yes) reference - tallrec| = {fig['max_abs_diff']:.2e}; peak RSS {fig['peak_rss_bytes'] / 2**30:.2f} GiB")
     if args.json:

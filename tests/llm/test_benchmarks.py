@@ -2,6 +2,7 @@
 
 import json
 import runpy
+import sys
 from pathlib import Path
 
 from tallrec.data import save_samples
@@ -28,6 +29,12 @@ def test_score_bench_runs_and_agrees_with_the_reference(tmp_path, tiny_model_dir
     assert fig["n"] == 6 and fig["max_abs_diff"] < 1e-3  # generate's first step and the scorer agree in fp32
     # The reference pads and repeats the shared prefix in every row, so it did more matmul work.
     assert fig["work_ratio"] > 1 and fig["reference_tokens_generated"] >= 6
+    # The ceiling is the ratio at 100 % of the peak: work ratio x peak / the reference's FLOP rate,
+    # and no scorer that runs below the peak can pass it.
+    ceiling = fig["work_ratio"] * fig["gemm_peak_flops"] / fig["reference_achieved_flops"]
+    assert abs(fig["ceiling_ratio"] - ceiling) < 1e-9 * ceiling
+    assert fig["ratio"] <= fig["ceiling_ratio"] * (1 + 1e-9)
+    assert 0 < fig["minimal_flops"] < fig["tallrec_flops"]
 
 
 def test_reference_work_equals_the_scorers_on_one_unpadded_prompt(tiny_model_dir):
@@ -41,6 +48,42 @@ def test_reference_work_equals_the_scorers_on_one_unpadded_prompt(tiny_model_dir
     extra = bench["reference_flops"](model, [(1, 9, 2)]) - bench["reference_flops"](model, [(1, 9, 1)])
     non_emb, emb = bench["_weights"](model)
     assert extra == 2 * (non_emb + emb) + bench["_attention_flops"](model, 9, 10)
+
+
+def test_minimal_work_counts_a_prefix_tree_and_the_last_layer_at_the_last_position(tiny_model_dir):
+    from tallrec.models import load_model
+
+    bench = runpy.run_path(str(REPO / "benchmarks" / "score_bench.py"), run_name="bench")
+    model = load_model(str(tiny_model_dir), "fp32").model
+    non_emb, _ = bench["_weights"](model)
+    last = bench["_last_layer_per_token"](model)
+    layers, per_query = model.config.num_hidden_layers, 4 * model.config.hidden_size
+    assert 0 < last < non_emb / layers  # q, o and the MLP of one layer: most of a layer, not all of it
+
+    def saved_in_last_layer(depths):  # positions that are no prompt's last run only k/v in the last layer
+        return sum(2 * last + per_query * d for d in depths)
+
+    # Only the prefix all prompts share is shared: the tree saves nothing beyond the last layer.
+    two = [[1, 2, 3], [1, 2, 4]]
+    assert bench["minimal_flops"](model, two) == bench["scorer_flops"](model, two, 2) - saved_in_last_layer([1, 2])
+    # Two prompts also share tokens 2 and 3 beyond the common prefix [1]: they run once, not twice.
+    three = [[1, 2, 3, 5], [1, 2, 3, 6], [1, 7]]
+    shared_twice = 2 * (2 * non_emb) + layers * per_query * (2 + 3)
+    assert bench["minimal_flops"](model, three) == (bench["scorer_flops"](model, three, 1) - shared_twice
+                                                   - saved_in_last_layer([1, 2, 3]))
+
+
+def test_allocator_ab_alternates_fresh_processes(tmp_path, tiny_model_dir, shared_data, monkeypatch):
+    monkeypatch.setenv("TALLREC_DATA_DIR", str(shared_data))
+    out = tmp_path / "alloc.json"
+    _main("allocator_ab.py")(["--n", "4", "--batch-size", "2", "--reps", "1", "--rounds", "2",
+                              "--model", str(tiny_model_dir), "--json", str(out)])
+    fig = json.loads(out.read_text())
+    assert [r["first"] for r in fig["rounds"]] == ["default", "tuned"]  # the order swaps every round
+    for r in fig["rounds"]:
+        assert r["default"]["applied"] is False
+        assert r["tuned"]["applied"] is sys.platform.startswith("linux")  # glibc: see tests/test_runtime.py
+        assert r["default"]["samples_per_s"] > 0 and r["tuned"]["samples_per_s"] > 0
 
 
 def test_train_bench_runs_all_sides(tmp_path, tiny_model_dir, shared_data, monkeypatch):
