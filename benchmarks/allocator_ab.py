@@ -53,16 +53,25 @@ def main(argv=None):
     ap.add_argument("--json", default=None, help="write the figures to this file")
     ap.add_argument("--child", choices=("default", "tuned"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    for name in ("n", "batch_size", "reps", "rounds"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.child:
-        print(json.dumps(child(args.child, args.n, args.model, args.batch_size, args.reps)))
+        from tallrec.errors import TallrecError
+
+        try:
+            print(json.dumps(child(args.child, args.n, args.model, args.batch_size, args.reps)))
+        except TallrecError as e:  # a bad model path or missing data: one line, as the tallrec command says it
+            sys.exit(f"error: {e}")
         return 0
 
     def run(setting: str) -> dict:
         cmd = [sys.executable, __file__, "--child", setting, "--n", str(args.n), "--model", args.model,
                "--batch-size", str(args.batch_size), "--reps", str(args.reps)]
         out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode != 0:
-            sys.exit(f"child process ({setting}) failed:\n{out.stderr[-2000:]}")
+        if out.returncode != 0:  # the child's last line says why (its own one-line error, or a traceback's end)
+            last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+            sys.exit(f"allocator_ab: the {setting} run failed: {last}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     rounds = []

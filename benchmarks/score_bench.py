@@ -125,22 +125,21 @@ def minimal_flops(model, prompts: list[list[int]]) -> float:
     once (a prefix tree over the prompts, not only the prefix all of them share) and (2) ran the last
     layer's query, output and MLP at each prompt's last position only. What is left to cut by work."""
     non_emb, emb = _weights(model)
-    cfg = model.config
-    per_query = 2 * 2 * cfg.hidden_size  # one query's QK^T and AV per key, per layer
-    last_only = 2 * _last_layer_per_token(model)
+    layers = model.config.num_hidden_layers
+
+    def last_layer_part(depth: int) -> int:  # what only a prompt's last position needs of the last layer
+        return 2 * _last_layer_per_token(model) + _attention_flops(model, depth - 1, depth) // layers
+
     root: dict = {}
     total = 0
     for p in prompts:
         node = root
         for depth, tok in enumerate(p, start=1):
-            if tok not in node:
+            if tok not in node:  # a new position: one token's pass, less the last layer's part
                 node[tok] = {}
-                # a new position: every layer's weights and attention over `depth` keys, less the
-                # last layer's part that only a prompt's last position needs
-                total += 2 * non_emb + cfg.num_hidden_layers * per_query * depth
-                total -= last_only + per_query * depth
+                total += 2 * non_emb + _attention_flops(model, depth - 1, depth) - last_layer_part(depth)
             node = node[tok]
-        total += last_only + per_query * len(p) + 2 * emb  # the last position does run all of it
+        total += last_layer_part(len(p)) + 2 * emb  # the last position does run all of it, and the head
     return total
 
 

@@ -86,6 +86,15 @@ def test_allocator_ab_alternates_fresh_processes(tmp_path, tiny_model_dir, share
         assert r["default"]["samples_per_s"] > 0 and r["tuned"]["samples_per_s"] > 0
 
 
+def test_allocator_ab_reports_a_bad_model_in_one_line(tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit) as e:
+        _main("allocator_ab.py")(["--rounds", "1", "--model", str(tmp_path / "missing")])
+    msg = str(e.value)
+    assert "missing" in msg and "no such model" in msg and "\n" not in msg and "Traceback" not in msg
+
+
 def test_train_bench_runs_all_sides(tmp_path, tiny_model_dir, shared_data, monkeypatch):
     monkeypatch.setenv("TALLREC_DATA_DIR", str(shared_data))
     out = tmp_path / "train.json"
