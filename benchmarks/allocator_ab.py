@@ -21,12 +21,12 @@ import time
 
 def child(setting: str, n: int, model: str, batch_size: int, reps: int) -> dict:
     """Score n official movie test samples `reps` times under one allocator setting; best pass."""
-    from tallrec.runtime import keep_freed_memory
+    from tallrec.core.runtime import keep_freed_memory
 
     applied = keep_freed_memory() if setting == "tuned" else False
     from tallrec.data.datasets import load_domain
-    from tallrec.models import load_model
-    from tallrec.scoring import ScoreOptions, Scorer
+    from tallrec.llm.models import load_model
+    from tallrec.llm.scoring import ScoreOptions, Scorer
 
     lm = load_model(model)
     scorer = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=batch_size, progress=False))
@@ -57,7 +57,7 @@ def main(argv=None):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.child:
-        from tallrec.errors import TallrecError
+        from tallrec.core.errors import TallrecError
 
         try:
             print(json.dumps(child(args.child, args.n, args.model, args.batch_size, args.reps)))
@@ -89,7 +89,7 @@ def main(argv=None):
     median = statistics.median(r["ratio"] for r in rounds)
     print(f"median tuned ÷ default over {len(rounds)} rounds: {median:.2f}×")
     if args.json:
-        from tallrec.io import write_json_atomic
+        from tallrec.core.io import write_json_atomic
 
         write_json_atomic(args.json, {"n": args.n, "model": args.model, "rounds": rounds, "median_ratio": median})
     return 0

@@ -18,8 +18,8 @@ from torch.profiler import ProfilerActivity, profile
 
 def profile_score(args):
     from tallrec.data.datasets import load_domain
-    from tallrec.models import load_model
-    from tallrec.scoring import ScoreOptions, Scorer
+    from tallrec.llm.models import load_model
+    from tallrec.llm.scoring import ScoreOptions, Scorer
 
     lm = load_model(args.model, args.precision)
     scorer = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=args.batch_size, progress=False))
@@ -31,14 +31,15 @@ def profile_score(args):
 
 
 def profile_train(args):
-    from tallrec.config import TrainConfig
     from tallrec.data.datasets import load_domain
     from tallrec.data.fewshot import draw_fewshot
-    from tallrec.models import load_model
-    from tallrec.prompts import load_template
-    from tallrec.cpu_training import cpu_training_engine
-    from tallrec.token_loss import TokenLoss
-    from tallrec.training import PadCollator, encode_sample, wrap_lora
+    from tallrec.llm.models import load_model
+    from tallrec.prompts.templates import load_template
+    from tallrec.tuning.adapters import wrap_lora
+    from tallrec.tuning.config import TrainConfig
+    from tallrec.tuning.cpu_engine import cpu_training_engine
+    from tallrec.tuning.examples import PadCollator, encode_sample
+    from tallrec.tuning.token_loss import TokenLoss
 
     cfg = TrainConfig(model=args.model, precision=args.precision, loss_on=args.loss_on)
     lm = load_model(cfg.model, cfg.precision)
@@ -72,7 +73,7 @@ def main(argv=None):
     ap.add_argument("--loss-on", choices=["all", "answer"], default="all", help="training loss (train)")
     ap.add_argument("--rows", type=int, default=15)
     args = ap.parse_args(argv)
-    from tallrec.runtime import keep_freed_memory
+    from tallrec.core.runtime import keep_freed_memory
 
     keep_freed_memory()  # as the tallrec command runs
     prof = profile_score(args) if args.what == "score" else profile_train(args)

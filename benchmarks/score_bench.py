@@ -36,12 +36,13 @@ import time
 import numpy as np
 import torch
 
+from tallrec.core.runtime import keep_freed_memory
 from tallrec.data import load_samples
 from tallrec.data.datasets import load_domain
-from tallrec.models import load_model
-from tallrec.prompts import answer_token_ids
-from tallrec.runtime import keep_freed_memory
-from tallrec.scoring import ScoreOptions, Scorer, common_prefix
+from tallrec.llm.encoding import common_prefix
+from tallrec.llm.models import load_model
+from tallrec.llm.scoring import ScoreOptions, Scorer
+from tallrec.prompts.templates import answer_token_ids
 
 
 def reference_generate_scores(lm, prompts_text: list[str], batch_size: int = 32, max_new_tokens: int = 128,
@@ -279,7 +280,7 @@ def main(argv=None):
     print("GEMM by shape (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in gemm.items()))
     print(f"max |P(Yes) reference - tallrec| = {fig['max_abs_diff']:.2e}; peak RSS {fig['peak_rss_bytes'] / 2**30:.2f} GiB")
     if args.json:
-        from tallrec.io import write_json_atomic
+        from tallrec.core.io import write_json_atomic
 
         write_json_atomic(args.json, fig)
     return fig

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from tallrec.core.runtime import keep_freed_memory
 from tallrec.data.datasets import load_domain
-from tallrec.evaluation import with_adapter
-from tallrec.models import load_model
-from tallrec.runtime import keep_freed_memory
-from tallrec.scoring import ScoreOptions, Scorer
+from tallrec.llm.adapters import with_adapter
+from tallrec.llm.models import load_model
+from tallrec.llm.scoring import ScoreOptions, Scorer
 
 
 def rate(lm, samples, batch_size: int, prefix_cache: bool, reps: int = 1) -> float:

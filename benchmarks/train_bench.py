@@ -26,11 +26,13 @@ import torch
 def run(kind: str, samples, args):
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-    from tallrec.config import TrainConfig
-    from tallrec.models import load_model
-    from tallrec.prompts import load_template
-    from tallrec.cpu_training import cpu_training_engine
-    from tallrec.training import ListDataset, PadCollator, _trainer_class, encode_sample, wrap_lora
+    from tallrec.llm.models import load_model
+    from tallrec.prompts.templates import load_template
+    from tallrec.tuning.adapters import wrap_lora
+    from tallrec.tuning.config import TrainConfig
+    from tallrec.tuning.cpu_engine import cpu_training_engine
+    from tallrec.tuning.examples import ListDataset, PadCollator, encode_sample
+    from tallrec.tuning.trainer import _trainer_class
 
     cfg = TrainConfig(model=args.model, precision=args.precision, loss_on=args.loss_on, seed=0)
     lm = load_model(cfg.model, cfg.precision)
@@ -73,8 +75,8 @@ def main(argv=None):
     ap.add_argument("--loss-on", choices=["all", "answer"], default="all")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    from tallrec.core.runtime import keep_freed_memory
     from tallrec.data.datasets import load_domain
-    from tallrec.runtime import keep_freed_memory
 
     keep_freed_memory()  # what the tallrec command applies at start; here for both sides alike
     from tallrec.data.fewshot import draw_fewshot
@@ -103,7 +105,7 @@ def main(argv=None):
     print("loss per step  tallrec: " + " ".join(f"{x:.4f}" for x in fig["tallrec_losses"]))
     print(f"max loss difference {fig['max_loss_diff']:.2e}; peak RSS {fig['peak_rss_bytes'] / 2**30:.2f} GiB")
     if args.json:
-        from tallrec.io import write_json_atomic
+        from tallrec.core.io import write_json_atomic
 
         write_json_atomic(args.json, fig)
     return fig

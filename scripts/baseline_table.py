@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 from tallrec.baselines import BASELINES, run_baseline
+from tallrec.core.io import write_text_atomic
+from tallrec.core.paths import data_dir
 from tallrec.data.samples import load_samples
-from tallrec.io import write_text_atomic
-from tallrec.paths import data_dir
 
 
 def carve(samples: list, n: int, seed: int = 0) -> tuple[list, list]:

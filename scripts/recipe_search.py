@@ -16,13 +16,15 @@ import json
 import time
 from pathlib import Path
 
-from tallrec.config import TrainConfig, load_config
+from tallrec.core.config import load_config
 from tallrec.data.datasets import load_domain
 from tallrec.data.fewshot import draw_fewshot
-from tallrec.evaluation import evaluate, with_adapter
-from tallrec.models import load_model
-from tallrec.scoring import ScoreOptions
-from tallrec.training import rec_tune
+from tallrec.llm.adapters import with_adapter
+from tallrec.llm.evaluation import evaluate
+from tallrec.llm.models import load_model
+from tallrec.llm.scoring import ScoreOptions
+from tallrec.tuning.config import TrainConfig
+from tallrec.tuning.rec_tune import rec_tune
 
 BASE_MODEL = "smollm2-135m"
 # Shared by every candidate; the winner became src/tallrec/configs/cpu-quick.yaml.

@@ -42,7 +42,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from tallrec.models import registry_gguf
+    from tallrec.llm.models import registry_gguf
 
     gguf = registry_gguf("smollm2-135m")
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -1,6 +1,6 @@
 import sys
 
-from tallrec.runtime import keep_freed_memory
+from tallrec.core.runtime import keep_freed_memory
 
 
 def test_keep_freed_memory_applies_on_linux_and_is_idempotent():

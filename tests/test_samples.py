@@ -2,9 +2,9 @@ import json
 
 import pytest
 
+from tallrec.core.errors import DataError
 from tallrec.data import Sample, load_samples, samples_to_json
 from tallrec.data.fewshot import draw_fewshot
-from tallrec.errors import DataError
 
 OFFICIAL = ["movie/valid.json", "movie/test.json", "book/valid.json", "book/test.json"]
 

@@ -14,13 +14,18 @@ import sys
 import pytest
 import torch
 
-from tallrec.baselines import BASELINES, fit_baseline, run_baseline, subset
-from tallrec.baselines import text_encoder
+from tallrec.baselines import (
+    BASELINES,
+    fit_baseline,
+    run_baseline,
+    subset,
+    text_encoder,
+)
 from tallrec.baselines.items import UNK, ItemVocab, encode, popularity
 from tallrec.baselines.simple import ItemRates, like_share
+from tallrec.core.errors import DataError, ModelError, TallrecError
 from tallrec.data.fewshot import draw_fewshot
 from tallrec.data.samples import Sample, save_samples
-from tallrec.errors import DataError, ModelError, TallrecError
 
 SEQ = ["gru4rec", "caser", "sasrec", "dros", "gru-bert", "dros-bert"]
 FAST = dict(epochs=3, patience=2, batch_size=16, dim=8, hidden=8)

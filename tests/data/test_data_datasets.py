@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from tallrec.core.errors import DataError
 from tallrec.data import load_domain, resolve_book, resolve_movielens
-from tallrec.errors import DataError
 
 
 @pytest.mark.shared

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
+from tallrec.core.errors import DataError
 from tallrec.data import OFFICIAL_SHA256, verify_movielens, verify_official
-from tallrec.errors import DataError
 
 
 def make_zip(path, files: dict[str, bytes]):

@@ -6,9 +6,10 @@ import json
 import random
 from pathlib import Path
 
-from tallrec.config import TrainConfig, load_config
+from tallrec.core.config import load_config
 from tallrec.data import Sample, save_samples
 from tallrec.data.datasets import DomainData
+from tallrec.tuning.config import TrainConfig
 
 MOVIES = [f"Movie {chr(65 + i % 26)}{i} ({1950 + i % 50})" for i in range(120)]
 BOOKS = [f'"Book {chr(65 + i % 26)}{i}" written by Author {i % 17}' for i in range(120)]

@@ -4,12 +4,20 @@ import json
 
 import pytest
 
-from tallrec.config import load_config
-from tallrec.errors import TallrecError
+from tallrec.core.config import load_config
+from tallrec.core.errors import TallrecError
 from tallrec.experiments.ablation import run_ablation
-from tallrec.instruct import InstructConfig
+from tallrec.tuning.instruct import InstructConfig
 
-from .helpers import TINY_INSTRUCT, domain_data, error_line, rec_config, write_alpaca, write_data_dir, write_rec_yaml
+from .helpers import (
+    TINY_INSTRUCT,
+    domain_data,
+    error_line,
+    rec_config,
+    write_alpaca,
+    write_data_dir,
+    write_rec_yaml,
+)
 
 
 def _quiet(msg):

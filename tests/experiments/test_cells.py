@@ -2,8 +2,9 @@
 
 import pytest
 
-from tallrec.errors import TallrecError
-from tallrec.experiments.cells import check_settings, packaged_config, parse_int_list, resolve_config
+from tallrec.core.config import packaged_config, resolve_config
+from tallrec.core.errors import TallrecError
+from tallrec.experiments.cells import check_settings, parse_int_list
 
 
 def test_parse_int_list():
@@ -17,15 +18,18 @@ def test_parse_int_list():
 
 
 def test_resolve_config(tmp_path):
-    assert resolve_config(None) is None
-    assert resolve_config(None, "cpu-quick.yaml") == packaged_config("cpu-quick.yaml")
-    assert resolve_config("alpaca-cpu") == packaged_config("alpaca-cpu.yaml")
-    assert resolve_config("configs/alpaca-paper.yaml") == packaged_config("alpaca-paper.yaml")
+    assert resolve_config(None, "instruct") is None
+    assert resolve_config(None, "rec", "cpu-quick") == packaged_config("rec", "cpu-quick.yaml")
+    assert resolve_config("alpaca-cpu", "instruct") == packaged_config("instruct", "alpaca-cpu.yaml")
+    assert resolve_config("configs/alpaca-paper.yaml", "instruct") == packaged_config("instruct", "alpaca-paper.yaml")
+    assert resolve_config("paper", "rec").is_file()
     mine = tmp_path / "alpaca-cpu.yaml"
     mine.write_text("lr: 1.0\n")
-    assert resolve_config(mine) == mine  # an existing file wins over the packaged name
-    with pytest.raises(TallrecError, match="no such config file .*alpaca-cpu.yaml"):
-        resolve_config(tmp_path / "missing.yaml")
+    assert resolve_config(mine, "instruct") == mine  # an existing file wins over the packaged name
+    with pytest.raises(TallrecError, match="no such config file .*alpaca-cpu"):
+        resolve_config(tmp_path / "missing.yaml", "instruct")
+    with pytest.raises(TallrecError, match="packaged rec configs: cpu-quick, paper"):
+        resolve_config("alpaca-cpu", "rec")  # a name of another schema is not found
 
 
 def test_settings_are_replaced_until_there_are_results(tmp_path):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tallrec.errors import TallrecError
+from tallrec.core.errors import TallrecError
 from tallrec.experiments.cross_domain import run_cross_domain
 
 from .helpers import domain_data, error_line, rec_config, write_data_dir, write_rec_yaml

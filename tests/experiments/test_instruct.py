@@ -5,15 +5,29 @@ import json
 import pytest
 import torch
 
-from tallrec.config import load_config
-from tallrec.errors import DataError, ModelError
-from tallrec.instruct import InstructConfig, encode_record, load_alpaca_records, tune_instruct
-from tallrec.models import load_model
-from tallrec.prompts import load_template
-from tallrec.training import IGNORE, lora_b_norm, rec_tune
+from tallrec.core.config import load_config
+from tallrec.core.errors import DataError, ModelError
+from tallrec.llm.models import load_model
+from tallrec.prompts.templates import load_template
+from tallrec.tuning.adapters import lora_b_norm
+from tallrec.tuning.examples import IGNORE
+from tallrec.tuning.instruct import (
+    InstructConfig,
+    encode_record,
+    load_alpaca_records,
+    tune_instruct,
+)
+from tallrec.tuning.rec_tune import rec_tune
 
-from .helpers import (TINY_INSTRUCT, alpaca_records, error_line, rec_config, samples, write_alpaca,
-                      write_instruct_yaml)
+from .helpers import (
+    TINY_INSTRUCT,
+    alpaca_records,
+    error_line,
+    rec_config,
+    samples,
+    write_alpaca,
+    write_instruct_yaml,
+)
 
 
 def _icfg(model_dir, **over):
@@ -38,9 +52,9 @@ def test_defaults_are_the_alpaca_lora_recipe():
 
 @pytest.mark.parametrize("name", ["alpaca-paper.yaml", "alpaca-cpu.yaml"])
 def test_packaged_configs_load(name):
-    from tallrec.experiments.cells import packaged_config
+    from tallrec.core.config import packaged_config
 
-    cfg = load_config(InstructConfig, packaged_config(name))
+    cfg = load_config(InstructConfig, packaged_config("instruct", name))
     assert cfg.cutoff == 256 and cfg.lora.r == 8 and cfg.loss_on == "all"
 
 

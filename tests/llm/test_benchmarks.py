@@ -38,7 +38,7 @@ def test_score_bench_runs_and_agrees_with_the_reference(tmp_path, tiny_model_dir
 
 
 def test_reference_work_equals_the_scorers_on_one_unpadded_prompt(tiny_model_dir):
-    from tallrec.models import load_model
+    from tallrec.llm.models import load_model
 
     bench = runpy.run_path(str(REPO / "benchmarks" / "score_bench.py"), run_name="bench")
     model = load_model(str(tiny_model_dir), "fp32").model
@@ -51,7 +51,7 @@ def test_reference_work_equals_the_scorers_on_one_unpadded_prompt(tiny_model_dir
 
 
 def test_minimal_work_counts_a_prefix_tree_and_the_last_layer_at_the_last_position(tiny_model_dir):
-    from tallrec.models import load_model
+    from tallrec.llm.models import load_model
 
     bench = runpy.run_path(str(REPO / "benchmarks" / "score_bench.py"), run_name="bench")
     model = load_model(str(tiny_model_dir), "fp32").model

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from tallrec.icl import demo_text, demonstrations, icl_scores, run_icl
-from tallrec.models import load_model
-from tallrec.scoring import ScoreOptions, Scorer, reference_scores
+from tallrec.llm.icl import demo_text, demonstrations, icl_scores, run_icl
+from tallrec.llm.models import load_model
+from tallrec.llm.scoring import ScoreOptions, Scorer
 
 from .helpers import synthetic
 
@@ -36,8 +36,8 @@ def test_k_shot_fast_path_matches_plain_forward(lm):
     demos = demonstrations(synthetic(20, seed=0), 2, seed=1)
     test = synthetic(5, seed=9)
     fast = icl_scores(lm, test, demos, ScoreOptions(batch_size=2, progress=False, cutoff=2048))
-    from tallrec.prompts import answer_token_ids
-    from tallrec.scoring import encode_prompt
+    from tallrec.llm.encoding import encode_prompt
+    from tallrec.prompts.templates import answer_token_ids
 
     ans = answer_token_ids(lm.tokenizer)
     ref = []

@@ -3,8 +3,8 @@ import dataclasses
 import pytest
 import torch
 
-from tallrec import models
-from tallrec.errors import ModelError
+from tallrec.core.errors import ModelError
+from tallrec.llm import models
 
 
 def test_registry_gguf_is_verified_by_checksum(monkeypatch):

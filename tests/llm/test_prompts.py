@@ -1,9 +1,9 @@
 import pytest
 from transformers import AutoTokenizer
 
+from tallrec.core.errors import ModelError
 from tallrec.data import Sample
-from tallrec.errors import ModelError
-from tallrec.prompts import answer_token_ids, load_template, sample_prompt
+from tallrec.prompts.templates import answer_token_ids, load_template, sample_prompt
 
 
 def test_template_is_clean_alpaca():

@@ -4,8 +4,9 @@ import torch
 from transformers import AutoTokenizer
 
 from tallrec.data import Sample
-from tallrec.models import load_model
-from tallrec.scoring import ScoreOptions, Scorer, common_prefix, encode_prompt, reference_scores
+from tallrec.llm.encoding import common_prefix, encode_prompt
+from tallrec.llm.models import load_model
+from tallrec.llm.scoring import ScoreOptions, Scorer, reference_scores
 
 from .helpers import synthetic
 
@@ -37,8 +38,8 @@ def test_compiled_path_matches_plain_forward_fp32(tiny_fp32):
 
 
 def test_compile_failure_is_one_clear_error():
-    from tallrec.errors import ModelError
-    from tallrec.scoring import _run
+    from tallrec.core.errors import ModelError
+    from tallrec.llm.scoring import _run
 
     def broken(**kwargs):
         raise torch._dynamo.exc.TorchDynamoException("C++ compile error\n...a page of inductor output...")

@@ -2,18 +2,19 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tallrec.config import TrainConfig, load_config
+from tallrec.core.config import load_config
+from tallrec.core.errors import ModelError, TallrecError
 from tallrec.data import save_samples
-from tallrec.errors import ModelError, TallrecError
-from tallrec.models import load_model
-from tallrec.scoring import ScoreOptions, Scorer
-from tallrec.training import lora_b_norm, rec_tune
+from tallrec.llm.models import load_model
+from tallrec.llm.scoring import ScoreOptions, Scorer
+from tallrec.tuning.adapters import lora_b_norm
+from tallrec.tuning.config import TrainConfig
+from tallrec.tuning.rec_tune import rec_tune
 
 from .helpers import synthetic
 
@@ -50,7 +51,7 @@ def test_same_seed_gives_identical_scores(tmp_path, tiny_model_dir):
     for name in ("a", "b"):
         res = _train(tmp_path, tiny_model_dir, name=name, epochs=1)
         lm = load_model(str(tiny_model_dir), precision="fp32", device="cpu")
-        from tallrec.evaluation import with_adapter
+        from tallrec.llm.adapters import with_adapter
 
         lm = with_adapter(lm, res.adapter)
         scores.append(Scorer(lm.model, lm.tokenizer, ScoreOptions(progress=False)).score(synthetic(10, seed=5)))
@@ -98,9 +99,9 @@ def test_torchrun_two_cpu_processes(tmp_path, tiny_model_dir):
 def _lora_batch(tiny_model_dir, loss_on, n=6, dropout=0.0):
     from peft import get_peft_model
 
-    from tallrec.models import lora_config
-    from tallrec.prompts import load_template
-    from tallrec.training import encode_sample
+    from tallrec.prompts.templates import load_template
+    from tallrec.tuning.adapters import lora_config
+    from tallrec.tuning.examples import encode_sample
 
     lm = load_model(str(tiny_model_dir), precision="fp32", device="cpu")
     cfg = _cfg(tiny_model_dir, loss_on=loss_on)
@@ -124,8 +125,8 @@ def test_token_loss_equals_the_models_own_loss_and_gradients(tiny_model_dir, los
     """tallrec's batch (right padding, no mask) + TokenLoss against HF's collator + the model's loss."""
     from transformers import DataCollatorForSeq2Seq
 
-    from tallrec.token_loss import TokenLoss
-    from tallrec.training import PadCollator
+    from tallrec.tuning.examples import PadCollator
+    from tallrec.tuning.token_loss import TokenLoss
 
     lm, model, rows = _lora_batch(tiny_model_dir, loss_on)
     lm.tokenizer.padding_side = "right"
@@ -149,8 +150,8 @@ def test_token_loss_equals_the_models_own_loss_and_gradients(tiny_model_dir, los
 
 def test_token_loss_falls_back_when_the_model_changes_its_logits(tiny_model_dir):
     """A head whose logits are post-processed (here: doubled) fails the first-batch check."""
-    from tallrec.token_loss import TokenLoss
-    from tallrec.training import PadCollator
+    from tallrec.tuning.examples import PadCollator
+    from tallrec.tuning.token_loss import TokenLoss
 
     lm, model, rows = _lora_batch(tiny_model_dir, "all")
     model.get_base_model().lm_head.register_forward_hook(lambda m, a, out: out * 2)
@@ -163,7 +164,7 @@ def test_token_loss_falls_back_when_the_model_changes_its_logits(tiny_model_dir)
 
 def test_right_padding_leaves_every_sequence_unchanged(tiny_model_dir):
     """No padding mask is needed: each row's logits equal those of the row run alone."""
-    from tallrec.training import PadCollator
+    from tallrec.tuning.examples import PadCollator
 
     lm, model, rows = _lora_batch(tiny_model_dir, "all")
     batch = PadCollator(lm.tokenizer.pad_token_id)(rows)
@@ -176,7 +177,7 @@ def test_right_padding_leaves_every_sequence_unchanged(tiny_model_dir):
 
 
 def test_int16_dropout_drops_at_the_rate_and_keeps_the_mean():
-    from tallrec.cpu_training import Int16Dropout
+    from tallrec.tuning.cpu_engine import Int16Dropout
 
     torch.manual_seed(0)
     drop = Int16Dropout(0.05).train()
@@ -191,7 +192,11 @@ def test_int16_dropout_drops_at_the_rate_and_keeps_the_mean():
 
 
 def test_cpu_training_engine_switches_attention_and_dropout_and_restores_attention(tiny_model_dir):
-    from tallrec.cpu_training import Int16Dropout, base_attention, cpu_training_engine
+    from tallrec.tuning.cpu_engine import (
+        Int16Dropout,
+        base_attention,
+        cpu_training_engine,
+    )
 
     lm, model, _ = _lora_batch(tiny_model_dir, "all", dropout=0.05)
     before = base_attention(model)

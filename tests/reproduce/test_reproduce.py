@@ -13,11 +13,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from experiments.helpers import (
-    TINY_INSTRUCT, TINY_REC, domain_data, error_line, write_alpaca, write_data_dir, write_rec_yaml,
+    TINY_INSTRUCT,
+    TINY_REC,
+    domain_data,
+    error_line,
+    write_alpaca,
+    write_data_dir,
+    write_rec_yaml,
 )
-from tallrec.errors import TallrecError
+
+from tallrec.core.errors import TallrecError
 from tallrec.experiments import reproduce as rp
 from tallrec.experiments.report import load_paper
 from tallrec.experiments.store import ResultStore
@@ -126,7 +132,7 @@ def tiny_grid(tmp_path, tiny_model_dir):
 def _counting(monkeypatch):
     calls = {"baseline": 0, "rec_tune": 0, "icl": 0}
     real_baseline, real_tune = rp.run_baseline, rp.rec_tune
-    import tallrec.icl as icl
+    import tallrec.llm.icl as icl
 
     real_icl = icl.run_icl
 
@@ -314,7 +320,7 @@ def test_failed_cell_does_not_stop_the_grid(tmp_path, monkeypatch):
 
     def flaky(name, *a, **k):
         if name == "logreg" and a[3] == 8:
-            from tallrec.errors import DataError
+            from tallrec.core.errors import DataError
 
             raise DataError("logreg needs both liked and not-liked training samples")
         return real(name, *a, **k)
@@ -347,7 +353,7 @@ def test_stage1_arms_and_cross_domain(tmp_path, tiny_model_dir, monkeypatch):
                      cross_domain={"shots": [4], "seeds": [0]})
     grid, source = rp.load_grid(config=cfg)
     domains = {d: domain_data(d) for d in ("movie", "book")}
-    import tallrec.instruct as instruct
+    import tallrec.tuning.instruct as instruct
 
     trainings = []
     real = instruct.tune_instruct

@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..core.errors import DataError, TallrecError
 from ..data.fewshot import draw_fewshot
 from ..data.samples import Sample
-from ..errors import DataError, TallrecError
 
 # name -> (kind, one-line description). kind: "seq" (trained sequential model) or "simple".
 BASELINES: dict[str, tuple[str, str]] = {
@@ -133,7 +133,7 @@ def fit_baseline(
 
         scores, extras = run_simple(name, few, test, opts)
     seconds = time.perf_counter() - t0
-    from ..metrics import metrics_record
+    from ..core.metrics import metrics_record
 
     labels = [s.label for s in test]
     record = metrics_record(
@@ -171,7 +171,7 @@ def run_baseline(
     """
     res = fit_baseline(name, train, valid, test, shots, seed, data=data, **options)
     if out is not None:
-        from ..metrics import write_metrics
+        from ..core.metrics import write_metrics
 
         write_metrics(out, res.record, res.labels, res.scores)
     return res.record

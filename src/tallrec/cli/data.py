@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..core.errors import DataError
 from . import app
-from ..errors import DataError
 
 data_app = typer.Typer(help="Prepare, download and inspect datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -48,7 +48,7 @@ def _command(group: typer.Typer, name: str):
 
 
 def _write(out: Path, files: dict[str, bytes], counts: dict[str, int]) -> None:
-    from ..data.windows import write_outputs
+    from ..data.builders.windows import write_outputs
 
     for path in write_outputs(out, files):
         n = counts.get(path.stem)
@@ -56,7 +56,7 @@ def _write(out: Path, files: dict[str, bytes], counts: dict[str, int]) -> None:
 
 
 def _write_splits(out: Path, splits: dict) -> None:
-    from ..data.windows import render_splits
+    from ..data.builders.windows import render_splits
 
     empty = [name for name, samples in splits.items() if not samples]
     if empty:
@@ -79,8 +79,8 @@ def prepare_movielens(
     Windows of the 10 previous ratings of each user in time order (like = rating > 3); the last
     10,000 windows split 8:1:1 in order. valid.json and test.json are byte-identical to the authors'.
     """
-    from ..data.movielens import build_movielens
-    from ..paths import data_dir as resolve
+    from ..core.paths import data_dir as resolve
+    from ..data.builders.movielens import build_movielens
 
     _write_splits(out, build_movielens(raw or resolve(data_dir) / "ml-100k"))
 
@@ -112,8 +112,8 @@ def prepare_book(
     the last one the target, up to 10 before it the history; users split 8:1:1 with SEED.
     Malformed lines are skipped with a warning.
     """
-    from ..data import bookcrossing
-    from ..data.windows import render_splits
+    from ..data.builders import bookcrossing
+    from ..data.builders.windows import render_splits
 
     if (official is None) == (raw is None):
         raise DataError("give exactly one of --official DIR (the authors' book files) or --raw DIR (BX csv files)")
@@ -167,7 +167,7 @@ def prepare_csv(
     a timestamp column); every rating with HISTORY earlier ones is a target with those as history.
     Item text: the title, then any further items columns in parentheses: "Title (Drama, 1994)".
     """
-    from ..data.csv import build_from_csv
+    from ..data.builders.csv import build_from_csv
 
     splits = build_from_csv(
         interactions, items, like_threshold=like_threshold, domain=domain, history=history,
@@ -187,9 +187,9 @@ def download_movielens(
     The archive is extracted into a temporary folder and moved into place only after u.data, u.item
     and u.user match their published checksums, so a failure leaves nothing behind.
     """
+    from ..core.paths import data_dir as resolve
     from ..data.fetch import MOVIELENS_URL
     from ..data.fetch import download_movielens as fetch
-    from ..paths import data_dir as resolve
 
     dest = fetch(resolve(data_dir), url or MOVIELENS_URL, force=force)
     typer.echo(f"MovieLens-100K verified at {dest}")

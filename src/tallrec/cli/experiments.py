@@ -1,4 +1,4 @@
-"""`tallrec tune-instruct | ablation | cross-domain`: stage 1 and the paper's experiments."""
+"""`tallrec quickstart | ablation | cross-domain`: the main job and the paper's experiments."""
 
 from __future__ import annotations
 
@@ -7,55 +7,37 @@ from typing import Optional
 
 import typer
 
+from ..core.errors import TallrecError
 from . import app
-from ..errors import TallrecError
-
-ModelOpt = typer.Option(None, "--model", help="Registry name (smollm2-135m, gemma3-270m), HF folder or .gguf file.")
-PrecisionOpt = typer.Option(None, "--precision", help="auto | fp32 | bf16 | fp16.")
-DataDirOpt = typer.Option(None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR, else ~/.cache/tallrec/data).")
-TestLimitOpt = typer.Option(None, "--test-limit", help="Score only the first N test samples (of each domain).")
+from .options import DataDirOpt, ModelOpt, PrecisionOpt, TestLimitOpt
 
 
 def _rec_config(config: Optional[str], model: Optional[str], precision: Optional[str]):
-    from ..config import TrainConfig, load_config
-    from ..experiments.cells import DEFAULT_REC_CONFIG, resolve_config
+    from ..core.config import load_config, resolve_config
+    from ..experiments.cells import DEFAULT_REC_CONFIG
+    from ..tuning.config import TrainConfig
 
-    return load_config(TrainConfig, resolve_config(config, DEFAULT_REC_CONFIG), {"model": model, "precision": precision})
+    return load_config(TrainConfig, resolve_config(config, "rec", DEFAULT_REC_CONFIG), {"model": model, "precision": precision})
 
 
-@app.command("tune-instruct")
-def tune_instruct_cmd(
-    data: Path = typer.Option(..., "--data", help="Alpaca records: a JSON list of {instruction, input, output}."),
-    out: Path = typer.Option(..., "--out", help="Run folder: adapter/, config.yaml, instruct.json."),
-    config: Optional[str] = typer.Option(
-        None, "--config", help="YAML settings file, or a packaged one: alpaca-cpu (CPU recipe), alpaca-paper. "
-                               "Default: the paper's recipe (alpaca-lora)."),
+@app.command()
+def quickstart(
+    out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Run folder."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Training settings (default: the packaged CPU recipe)."),
     model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    epochs: Optional[int] = typer.Option(None, "--epochs"),
-    cutoff: Optional[int] = typer.Option(None, "--cutoff", help="Max tokens; longer records are skipped (counted)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Effective batch size."),
-    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Train on N records, drawn with --seed from those that fit the cutoff."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    loss_on: Optional[str] = typer.Option(None, "--loss-on", help="all (alpaca-lora's train_on_inputs) | answer"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Allow reusing a folder that holds another run."),
+    shots: int = typer.Option(64, "--shots"),
+    seed: int = typer.Option(0, "--seed"),
+    test_limit: Optional[int] = typer.Option(None, "--test-limit", help="Score only the first N test samples."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
 ):
-    """Stage 1: LoRA-tune on Alpaca instruction records (the final adapter is kept)."""
-    from ..config import load_config
-    from ..experiments.cells import resolve_config
-    from ..instruct import InstructConfig, file_sha256, load_alpaca_records, tune_instruct
+    """The main job: prepare MovieLens-100K, rec-tune on 64 samples, evaluate untuned vs tuned."""
+    from ..experiments.quickstart import run_quickstart
 
-    cfg = load_config(InstructConfig, resolve_config(config), {
-        "model": model, "precision": precision, "lr": lr, "epochs": epochs, "cutoff": cutoff,
-        "batch_size": batch_size, "micro_batch_size": micro_batch_size, "limit": limit, "seed": seed,
-        "loss_on": loss_on})
-    records = load_alpaca_records(data)
-    res = tune_instruct(cfg, records, out, overwrite=overwrite, source=f"{data} (sha256 {file_sha256(data)[:12]})",
-                        log=typer.echo)
-    typer.echo(f"{res.steps} steps on {res.used} of {res.records} records ({res.skipped} longer than the cutoff "
-               f"skipped) in {res.seconds:.0f} s; adapter: {res.adapter}")
+    res = run_quickstart(out, data_dir=data_dir, config=config, model=model, shots=shots, seed=seed,
+                         test_limit=test_limit, overwrite=overwrite)
+    typer.echo(f"untuned AUC {res['untuned']['auc']:.4f} | tuned AUC {res['tuned']['auc']:.4f} "
+               f"on {res['tuned']['n']} test samples ({res['seconds']:.0f} s) -> {out / 'quickstart.json'}")
 
 
 @app.command()
@@ -75,17 +57,17 @@ def ablation(
     data_dir: Optional[Path] = DataDirOpt,
 ):
     """AT (stage 1 only) vs R (rec-tuning only) vs TALLRec (both), per K and seed, on one domain."""
-    from ..config import load_config
+    from ..core.config import load_config, resolve_config
     from ..experiments.ablation import run_ablation
-    from ..experiments.cells import DEFAULT_INSTRUCT_CONFIG, resolve_config
-    from ..instruct import InstructConfig
+    from ..experiments.cells import DEFAULT_INSTRUCT_CONFIG
+    from ..tuning.instruct import InstructConfig
 
     if domain.strip().lower() not in ("movie", "book"):
         raise TallrecError(f"--domain {domain!r}: expected movie or book")
     if instruct_config is not None and alpaca is None:
         raise TallrecError("--instruct-config only applies with --alpaca (training the stage-1 adapter here)")
     cfg = _rec_config(config, model, precision)
-    icfg = (load_config(InstructConfig, resolve_config(instruct_config, DEFAULT_INSTRUCT_CONFIG))
+    icfg = (load_config(InstructConfig, resolve_config(instruct_config, "instruct", DEFAULT_INSTRUCT_CONFIG))
             if alpaca is not None else None)
     summary = run_ablation(out, domain.strip().lower(), shots, seeds, rec_config=cfg,
                            instruct_adapter=instruct_adapter, alpaca=alpaca, instruct_config=icfg,

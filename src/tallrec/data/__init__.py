@@ -4,13 +4,13 @@ Nothing in this package imports models, training or scoring. The builders need p
 imported on first use (`from tallrec.data import load_domain` works; `import tallrec.data` stays light).
 """
 
-from .samples import Sample, load_samples, save_samples, samples_to_json
+from .samples import Sample, load_samples, samples_to_json, save_samples
 
 _LAZY = {
-    "build_movielens": "movielens",
-    "build_bookcrossing": "bookcrossing",
-    "split_official_book": "bookcrossing",
-    "build_from_csv": "csv",
+    "build_movielens": "builders.movielens",
+    "build_bookcrossing": "builders.bookcrossing",
+    "split_official_book": "builders.bookcrossing",
+    "build_from_csv": "builders.csv",
     "download_movielens": "fetch",
     "verify_movielens": "fetch",
     "verify_official": "fetch",

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..errors import DataError
-from ..paths import data_dir as resolve_data_dir
-from .bookcrossing import DEFAULT_SEED, DEFAULT_VALID_SIZE, split_official_book
+from ..core.errors import DataError
+from ..core.paths import data_dir as resolve_data_dir
+from .builders.bookcrossing import DEFAULT_SEED, DEFAULT_VALID_SIZE, split_official_book
+from .builders.movielens import build_movielens
 from .fetch import MOVIELENS_SHA256, OFFICIAL_SHA256, first_mismatch
-from .movielens import build_movielens
 from .samples import Sample
 
 DOMAINS = {"movie": "movie", "movielens": "movie", "ml-100k": "movie", "book": "book", "bookcrossing": "book"}

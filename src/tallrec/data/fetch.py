@@ -19,8 +19,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from ..errors import DataError
-from ..io import sha256_file
+from ..core.errors import DataError
+from ..core.io import sha256_file
 
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 

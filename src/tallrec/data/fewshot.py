@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-from ..errors import DataError
+from ..core.errors import DataError
 from .samples import Sample
 
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..errors import DataError
-from ..io import read_json, write_text_atomic
+from ..core.errors import DataError
+from ..core.io import read_json, write_text_atomic
 
 INSTRUCTION = (
     "Given the user's preference and unpreference, identify whether the user will like the target "

@@ -27,17 +27,32 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ..config import TrainConfig, load_config
+from ..core.config import load_config, resolve_config
+from ..core.errors import TallrecError
+from ..core.io import ensure_dir, sha256_file, write_json_atomic, write_text_atomic
 from ..data.datasets import DomainData, load_domain
-from ..errors import TallrecError
-from ..instruct import InstructConfig, file_sha256, instruct_done, load_alpaca_records, tune_instruct
-from ..io import ensure_dir, write_json_atomic, write_text_atomic
-from ..models import require_adapter_dir
-from ..training import rec_tune
+from ..llm.adapters import require_adapter_dir
+from ..tuning.config import TrainConfig
+from ..tuning.instruct import InstructConfig, instruct_done, load_alpaca_records, tune_instruct
+from ..tuning.rec_tune import rec_tune
 from .cells import (
-    DEFAULT_INSTRUCT_CONFIG, Progress, check_lora_shape, check_settings, copy_cell, data_label, evaluate_cell,
-    fmt, is_done, limit_test, load_lm, markdown_table, mean_sd, packaged_config, parse_int_list, read_metrics,
-    trained, with_shots,
+    DEFAULT_INSTRUCT_CONFIG,
+    Progress,
+    check_lora_shape,
+    check_settings,
+    copy_cell,
+    data_label,
+    evaluate_cell,
+    fmt,
+    is_done,
+    limit_test,
+    load_lm,
+    markdown_table,
+    mean_sd,
+    parse_int_list,
+    read_metrics,
+    trained,
+    with_shots,
 )
 
 ARMS = ("AT", "R", "TALLRec")
@@ -53,7 +68,7 @@ def stage1_config(instruct_config: InstructConfig | None, rec: TrainConfig) -> I
     rec-tuning model, precision and LoRA shape, so the adapter can be continued."""
     from dataclasses import replace
 
-    icfg = instruct_config or load_config(InstructConfig, packaged_config(DEFAULT_INSTRUCT_CONFIG))
+    icfg = instruct_config or load_config(InstructConfig, resolve_config(None, "instruct", DEFAULT_INSTRUCT_CONFIG))
     return replace(icfg, model=rec.model, precision=rec.precision, load_in_8bit=rec.load_in_8bit, lora=rec.lora)
 
 
@@ -86,7 +101,7 @@ def run_ablation(out: str | os.PathLike, domain: str, shots: Sequence[int] | str
         icfg = stage1_config(instruct_config, cfg)
         records = load_alpaca_records(alpaca)  # validated before anything is trained
         adapter = (out / "stage1" / "adapter").resolve()
-        stage1 = {"alpaca": str(Path(alpaca).resolve()), "alpaca_sha256": file_sha256(alpaca),
+        stage1 = {"alpaca": str(Path(alpaca).resolve()), "alpaca_sha256": sha256_file(alpaca),
                   "config": icfg.to_dict()}
     settings = {"experiment": "ablation", "domain": data.domain, "rec_config": cfg.to_dict(), "stage1": stage1,
                 "test_limit": test_limit, "test_samples": len(test)}

@@ -15,43 +15,20 @@ import shutil
 import statistics
 import time
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from ..config import TrainConfig
+from ..core.errors import DataError, TallrecError
+from ..core.io import ensure_dir, write_json_atomic
 from ..data.samples import Sample
-from ..errors import DataError, TallrecError
-from ..evaluation import evaluate, with_adapter
-from ..io import ensure_dir, write_json_atomic
-from ..models import load_model, require_adapter_dir
-from ..scoring import ScoreOptions
+from ..llm.adapters import require_adapter_dir, with_adapter
+from ..llm.evaluation import evaluate
+from ..llm.models import load_model
+from ..llm.scoring import ScoreOptions
+from ..tuning.config import TrainConfig
 
-DEFAULT_REC_CONFIG = "cpu-quick.yaml"
-DEFAULT_INSTRUCT_CONFIG = "alpaca-cpu.yaml"
-
-
-def packaged_config(name: str) -> Path:
-    return Path(str(resources.files("tallrec").joinpath("configs", name)))
-
-
-def resolve_config(value: str | os.PathLike | None, default: str | None = None) -> Path | None:
-    """A config file: the given path, else a packaged config of that name (`alpaca-cpu`,
-    `alpaca-cpu.yaml`), else the packaged `default`."""
-    if value is None:
-        return packaged_config(default) if default else None
-    p = Path(value)
-    if p.is_file():
-        return p
-    name = p.name if p.suffix in (".yaml", ".yml") else f"{p.name}.yaml"
-    if str(p.parent) in ("", ".", "configs") and packaged_config(name).is_file():
-        return packaged_config(name)
-    raise TallrecError(f"{value}: no such config file (packaged configs: {', '.join(packaged_configs())})")
-
-
-def packaged_configs() -> list[str]:
-    folder = resources.files("tallrec").joinpath("configs")
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
+DEFAULT_REC_CONFIG = "cpu-quick"
+DEFAULT_INSTRUCT_CONFIG = "alpaca-cpu"
 
 
 def parse_int_list(text: str | Sequence[int], option: str, minimum: int = 1) -> list[int]:

@@ -29,15 +29,24 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping
 
-from ..config import TrainConfig
+from ..core.errors import TallrecError
+from ..core.io import ensure_dir, write_json_atomic, write_text_atomic
 from ..data.datasets import DomainData, load_domain
 from ..data.fewshot import draw_fewshot
-from ..errors import TallrecError
-from ..io import ensure_dir, write_json_atomic, write_text_atomic
-from ..training import rec_tune
+from ..tuning.config import TrainConfig
+from ..tuning.rec_tune import rec_tune
 from .cells import (
-    Progress, check_settings, data_label, evaluate_cell, fmt, is_done, limit_test, load_lm, markdown_table,
-    read_metrics, trained,
+    Progress,
+    check_settings,
+    data_label,
+    evaluate_cell,
+    fmt,
+    is_done,
+    limit_test,
+    load_lm,
+    markdown_table,
+    read_metrics,
+    trained,
 )
 
 ROWS = ("movie", "book", "both")

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import time
-from importlib import resources
-from pathlib import Path
 
-from ..config import TrainConfig, load_config
+from ..core.config import load_config, resolve_config
+from ..core.io import ensure_dir, write_json_atomic
 from ..data.datasets import load_domain
-from ..evaluation import evaluate, with_adapter
-from ..io import ensure_dir, write_json_atomic
-from ..models import load_model
-from ..scoring import ScoreOptions
-from ..training import rec_tune
+from ..llm.adapters import with_adapter
+from ..llm.evaluation import evaluate
+from ..llm.models import load_model
+from ..llm.scoring import ScoreOptions
+from ..tuning.config import TrainConfig
+from ..tuning.rec_tune import rec_tune
 
-CPU_RECIPE = "cpu-quick.yaml"
-
-
-def packaged_config(name: str) -> Path:
-    return Path(str(resources.files("tallrec").joinpath("configs", name)))
+CPU_RECIPE = "cpu-quick"
 
 
 def run_quickstart(out, data_dir=None, config=None, model=None, shots: int = 64, seed: int = 0,
                    test_limit: int | None = None, overwrite: bool = False) -> dict:
     t0 = time.time()
     out = ensure_dir(out)
-    cfg = load_config(TrainConfig, config or packaged_config(CPU_RECIPE), {"model": model, "shots": shots, "seed": seed})
+    cfg = load_config(TrainConfig, resolve_config(config, "rec", CPU_RECIPE), {"model": model, "shots": shots, "seed": seed})
     data = load_domain("movie", data_dir)
     test = data.test[:test_limit] if test_limit else data.test
     lm = load_model(cfg.model, cfg.precision)

@@ -22,11 +22,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..errors import TallrecError
-from ..io import ensure_dir, write_bytes_atomic, write_json_atomic, write_text_atomic
+from ..core.errors import TallrecError
+from ..core.io import ensure_dir, write_bytes_atomic, write_json_atomic, write_text_atomic
 from .cells import markdown_table
 from .reproduce import (
-    BASELINE_METHODS, DEFAULT_MODEL, DOMAINS, K_INDEPENDENT, METHOD_LABELS, XD_METHODS, XD_ROWS, fmt_duration,
+    BASELINE_METHODS,
+    DEFAULT_MODEL,
+    DOMAINS,
+    K_INDEPENDENT,
+    METHOD_LABELS,
+    XD_METHODS,
+    XD_ROWS,
+    fmt_duration,
     model_slug,
 )
 from .store import STORE_NAME, ResultStore

@@ -47,15 +47,26 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..baselines import BASELINES, run_baseline
-from ..config import TrainConfig, load_config
-from ..data.datasets import DOMAINS as DOMAIN_ALIASES, DomainData, load_domain
-from ..errors import TallrecError
-from ..io import ensure_dir, write_json_atomic
-from ..paths import data_dir as resolve_data_dir
-from ..training import rec_tune
+from ..core.config import load_config, resolve_config
+from ..core.errors import TallrecError
+from ..core.io import ensure_dir, write_json_atomic
+from ..core.paths import data_dir as resolve_data_dir
+from ..data.datasets import DOMAINS as DOMAIN_ALIASES
+from ..data.datasets import DomainData, load_domain
+from ..tuning.config import TrainConfig
+from ..tuning.rec_tune import rec_tune
 from .cells import (
-    DEFAULT_INSTRUCT_CONFIG, DEFAULT_REC_CONFIG, check_lora_shape, data_label, evaluate_cell, is_done,
-    limit_test, load_lm, packaged_config, read_metrics, resolve_config, trained, with_shots,
+    DEFAULT_INSTRUCT_CONFIG,
+    DEFAULT_REC_CONFIG,
+    check_lora_shape,
+    data_label,
+    evaluate_cell,
+    is_done,
+    limit_test,
+    load_lm,
+    read_metrics,
+    trained,
+    with_shots,
 )
 from .store import STORE_NAME, ResultStore
 
@@ -74,7 +85,7 @@ K_INDEPENDENT = ("at", "icl")    # one cell per domain/model (icl: per seed with
 XD_ROWS = ("movie", "book", "both")
 XD_METHODS = tuple(f"xd-{r}" for r in XD_ROWS)
 DOMAINS = ("movie", "book")
-BUDGETS = {"quick": "reproduce-quick.yaml", "full": "reproduce-full.yaml"}
+BUDGETS = {"quick": "reproduce-quick", "full": "reproduce-full"}
 DEFAULT_ALPACA = Path("alpaca") / "alpaca_data_2k.json"
 # Order cells run in: cheap first, so a short run records the most.
 RUN_ORDER = ("like-share", "logreg", "gru4rec", "caser", "sasrec", "dros", "gru-bert", "dros-bert",
@@ -117,7 +128,7 @@ def budget_config(budget: str) -> Path:
     key = (budget or "").strip().lower()
     if key not in BUDGETS:
         raise TallrecError(f"--budget {budget!r}: expected one of {', '.join(BUDGETS)}")
-    return packaged_config(BUDGETS[key])
+    return resolve_config(BUDGETS[key], "grid")
 
 
 def load_grid(budget: str | None = None, config: str | os.PathLike | None = None,
@@ -125,7 +136,7 @@ def load_grid(budget: str | None = None, config: str | os.PathLike | None = None
     """(grid, where it came from) for --budget or --config (not both; neither = quick)."""
     if budget is not None and config is not None:
         raise TallrecError("give --budget or --config, not both (a config file defines the whole grid)")
-    path = resolve_config(config) if config is not None else budget_config(budget or "quick")
+    path = resolve_config(config, "grid") if config is not None else budget_config(budget or "quick")
     grid = load_config(GridConfig, path, dict(overrides or {}))
     where = f"--budget {budget or 'quick'}" if config is None else str(path)
     validate_grid(grid, where, base=path.parent)
@@ -142,7 +153,7 @@ def _resolve_paths(grid: GridConfig, base: Path) -> None:
 
 
 def _norm_model(model: str, base: Path) -> str:
-    from ..models import REGISTRY
+    from ..llm.models import REGISTRY
 
     if model in REGISTRY:
         return model
@@ -266,7 +277,7 @@ def validate_grid(grid: GridConfig, where: str, base: Path | None = None) -> Non
     for name in ("rec_overrides", "instruct_overrides"):
         if not isinstance(getattr(grid, name), dict):
             raise TallrecError(f"{where}: {name} must be a mapping of settings")
-    from ..models import REGISTRY
+    from ..llm.models import REGISTRY
 
     models = set(grid.models) | {m for b in grid.blocks or [] for m in b.get("models", [])}
     models |= set((grid.cross_domain or {}).get("models", []))
@@ -285,7 +296,7 @@ def cell_key(method: str, domain: str, shots: int, seed: int, model: str | None)
 
 
 def model_slug(model: str) -> str:
-    from ..models import REGISTRY
+    from ..llm.models import REGISTRY
 
     if model in REGISTRY:
         return model
@@ -377,8 +388,8 @@ class Context:
 
     def __init__(self, grid: GridConfig, out: Path, data_dir, domains: Mapping[str, DomainData] | None):
         self.grid, self.out, self.data_dir = grid, out, data_dir
-        self.rec_path = resolve_config(grid.rec_config, DEFAULT_REC_CONFIG)
-        self.instruct_path = resolve_config(grid.instruct_config, DEFAULT_INSTRUCT_CONFIG)
+        self.rec_path = resolve_config(grid.rec_config, "rec", DEFAULT_REC_CONFIG)
+        self.instruct_path = resolve_config(grid.instruct_config, "instruct", DEFAULT_INSTRUCT_CONFIG)
         self._domains = dict(domains or {})
         self._rec: dict[str, TrainConfig] = {}
         self._stage1: dict[str, dict] = {}
@@ -391,7 +402,7 @@ class Context:
         return self._rec[model]
 
     def instruct_cfg(self, model: str):
-        from ..instruct import InstructConfig
+        from ..tuning.instruct import InstructConfig
         from .ablation import stage1_config
 
         icfg = load_config(InstructConfig, self.instruct_path, dict(self.grid.instruct_overrides))
@@ -411,11 +422,11 @@ class Context:
             if self.grid.instruct_adapter:
                 self._stage1[model] = {"adapter": str(Path(self.grid.instruct_adapter).resolve())}
             else:
-                from ..instruct import file_sha256
+                from ..core.io import sha256_file
 
                 alpaca = self.alpaca_path()
                 if self._alpaca_sha is None:
-                    self._alpaca_sha = file_sha256(alpaca)
+                    self._alpaca_sha = sha256_file(alpaca)
                 self._stage1[model] = {"alpaca": str(alpaca), "alpaca_sha256": self._alpaca_sha,
                                        "config": self.instruct_cfg(model).to_dict()}
         return self._stage1[model]
@@ -438,7 +449,7 @@ class Context:
         if cell.method in BASELINE_METHODS:
             s["baseline_options"] = dict(self.grid.baseline_options.get(cell.method, {}))
         elif cell.method == "icl":
-            from ..icl import ICL_CUTOFF
+            from ..llm.icl import ICL_CUTOFF
 
             s["icl_demos"] = self.grid.icl_demos
             s["cutoff"] = ICL_CUTOFF
@@ -534,7 +545,7 @@ def stage1_prior(ctx: Context, cells: Sequence[Cell]) -> float:
     total = 0.0
     if ctx.grid.instruct_adapter:
         return total
-    from ..instruct import instruct_done
+    from ..tuning.instruct import instruct_done
 
     for model in sorted({c.model for c in cells if c.method in ("tallrec", "at")}):
         icfg = ctx.instruct_cfg(model)
@@ -802,8 +813,8 @@ def _run_baseline_cell(cell: Cell, ctx: Context, cdir: Path) -> dict:
 
 
 def _run_icl_cell(cell: Cell, ctx: Context, cdir: Path) -> dict:
-    from ..icl import ICL_CUTOFF, run_icl
-    from ..scoring import ScoreOptions
+    from ..llm.icl import ICL_CUTOFF, run_icl
+    from ..llm.scoring import ScoreOptions
 
     cfg = ctx.rec_cfg(cell.model)
     data = ctx.domain(cell.domain)
@@ -813,7 +824,7 @@ def _run_icl_cell(cell: Cell, ctx: Context, cdir: Path) -> dict:
 
 def stage1_adapter(ctx: Context, model: str, log: Callable[[str], None]) -> Path:
     """The stage-1 adapter of `model`: the given one, or trained once into cells/stage1/<model>/."""
-    from ..models import require_adapter_dir
+    from ..llm.adapters import require_adapter_dir
 
     cfg = ctx.rec_cfg(model)
     desc = ctx.stage1(model)
@@ -821,7 +832,7 @@ def stage1_adapter(ctx: Context, model: str, log: Callable[[str], None]) -> Path
         adapter = require_adapter_dir(Path(desc["adapter"]))
         check_lora_shape(adapter, cfg)
         return adapter
-    from ..instruct import instruct_done, load_alpaca_records, tune_instruct
+    from ..tuning.instruct import instruct_done, load_alpaca_records, tune_instruct
 
     icfg = ctx.instruct_cfg(model)
     folder = ctx.stage1_dir(model)

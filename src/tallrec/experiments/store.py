@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import DataError, TallrecError
+from ..core.errors import DataError, TallrecError
 
 STORE_NAME = "results.jsonl"
 

@@ -25,18 +25,18 @@ import os
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from .samples import Sample
+from ...core.errors import DataError
+from ..samples import Sample
 from .windows import (
+    LINE,
+    MIN_SPLIT,
     check_range,
+    check_split_size,
     group_in_first_appearance,
     history_windows,
     numbers,
     read_table,
     require_values,
-    LINE,
-    MIN_SPLIT,
-    check_split_size,
     seeded_shuffle,
     split_811,
 )

@@ -12,24 +12,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .data.samples import Sample
-from .errors import DataError
-from .io import write_json_atomic
-from .metrics import metrics_record, write_metrics
-from .models import LoadedModel, attach_adapter, load_model
+from ..core.errors import DataError
+from ..core.io import write_json_atomic
+from ..core.metrics import metrics_record, write_metrics
+from ..data.samples import Sample
+from .adapters import with_adapter
+from .models import LoadedModel, load_model
 from .scoring import ScoreOptions, Scorer
-
-
-def with_adapter(lm: LoadedModel, adapter: str | Path | None, merge: bool = True) -> LoadedModel:
-    """The base model with a LoRA adapter, merged into the weights by default: scoring then costs
-    what the base model costs (unmerged LoRA branches are slower; see BENCHMARKS.md)."""
-    if not adapter:
-        return lm
-    tuned = attach_adapter(lm, adapter)
-    if merge:
-        tuned.model = tuned.model.merge_and_unload()
-        tuned.model.eval()
-    return tuned
 
 
 def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None, *, data: str,

@@ -22,13 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .config import TrainConfig, dump_config
-from .errors import DataError, TallrecError
-from .io import ensure_dir, read_json, write_json_atomic, write_text_atomic
-from .models import LoadedModel, load_model
-from .prompts import Template, load_template, record_prompt
-from .training import TrainResult, _is_main, check_out_dir, encode_example, fit_lora
-from .io import sha256_file as file_sha256
+from ..core.config import dump_config
+from ..core.errors import DataError, TallrecError
+from ..core.io import ensure_dir, read_json, write_json_atomic, write_text_atomic
+from ..llm.models import LoadedModel, load_model
+from ..prompts.templates import Template, load_template, record_prompt
+from .config import TrainConfig
+from .distributed import is_main
+from .examples import encode_example
+from .rec_tune import check_out_dir
+from .trainer import TrainResult, fit_lora
 
 
 @dataclass
@@ -128,7 +131,7 @@ def tune_instruct(cfg: InstructConfig | TrainConfig, records: Sequence[dict], ou
     if limit and limit < len(fitting):
         fitting = random.Random(cfg.seed).sample(fitting, limit)
     tokens = sum(len(r["input_ids"]) for r in fitting)
-    if _is_main():
+    if is_main():
         log(f"[tune-instruct] {len(records)} records; {skipped} longer than the cutoff ({cfg.cutoff} tokens) "
             f"skipped; training on {len(fitting)} ({tokens / len(fitting):.0f} tokens on average), "
             f"{cfg.epochs} epoch(s), model {lm.name} ({str(lm.dtype).replace('torch.', '')})")
@@ -136,7 +139,7 @@ def tune_instruct(cfg: InstructConfig | TrainConfig, records: Sequence[dict], ou
     res: TrainResult = fit_lora(lm, fitting, cfg, out, None, desc="tune-instruct")
     result = InstructResult(adapter=res.adapter, steps=res.steps, seconds=res.seconds, records=len(records),
                             skipped=skipped, used=len(fitting))
-    if _is_main():
+    if is_main():
         write_json_atomic(out / "instruct.json", {
             "data": source, "records": len(records), "skipped_longer_than_cutoff": skipped,
             "trained_on": len(fitting), "mean_tokens": round(tokens / len(fitting), 1), "cutoff": cfg.cutoff,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from .errors import ModelError
-from .paths import cache_dir
-from .io import sha256_file
+from ..core.errors import ModelError
+from ..core.io import sha256_file
+from ..core.paths import cache_dir
 
 DEFAULT_MODEL = "smollm2-135m"
 
@@ -233,55 +233,6 @@ def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", devic
         model.to(dev)
     model.eval()
     return LoadedModel(model=model, tokenizer=tok, name=name_or_path, device=dev, dtype=dtype)
-
-
-def lora_config(r: int = 8, alpha: int = 16, dropout: float = 0.05, targets: tuple[str, ...] = ("q_proj", "v_proj")):
-    from peft import LoraConfig
-
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets),
-                      bias="none", task_type="CAUSAL_LM")
-
-
-def attach_adapter(lm: LoadedModel, adapter: str | os.PathLike, trainable: bool = False) -> LoadedModel:
-    """Load a saved LoRA adapter onto the base model (plain `PeftModel.from_pretrained`)."""
-    from peft import PeftModel
-
-    path = require_adapter_dir(adapter)
-    check_adapter_base(path, lm)
-    try:
-        model = PeftModel.from_pretrained(lm.model, str(path), is_trainable=trainable)
-    except (RuntimeError, ValueError, KeyError) as e:
-        raise ModelError(f"{path}: adapter does not fit base model {lm.name!r} ({str(e).splitlines()[0]})") from None
-    model.eval()
-    return LoadedModel(model=model, tokenizer=lm.tokenizer, name=lm.name, device=lm.device, dtype=lm.dtype)
-
-
-def require_adapter_dir(adapter: str | os.PathLike) -> Path:
-    path = Path(adapter)
-    if not (path / "adapter_config.json").is_file():
-        raise ModelError(f"{path}: not a LoRA adapter folder (no adapter_config.json)")
-    return path
-
-
-def base_fingerprint(lm: LoadedModel) -> dict:
-    """What identifies a base model for adapter compatibility checks."""
-    cfg = lm.model.config
-    return {"model_type": cfg.model_type, "hidden_size": getattr(cfg, "hidden_size", None),
-            "num_hidden_layers": getattr(cfg, "num_hidden_layers", None), "vocab_size": getattr(cfg, "vocab_size", None)}
-
-
-def check_adapter_base(path: Path, lm: LoadedModel) -> None:
-    """tallrec writes tallrec-base.json beside each adapter; refuse an adapter of another base model."""
-    meta = path / "tallrec-base.json"
-    if not meta.exists():
-        return
-    saved = json.loads(meta.read_text())
-    want = base_fingerprint(lm)
-    if saved.get("fingerprint") != want:
-        raise ModelError(
-            f"{path}: adapter was trained on base model {saved.get('name')!r} "
-            f"({saved.get('fingerprint')}), not on {lm.name!r} ({want})"
-        )
 
 
 def cache_argument(model) -> str:

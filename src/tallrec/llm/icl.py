@@ -14,14 +14,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .data.fewshot import draw_fewshot
-from .data.samples import Sample
-from .errors import DataError
-from .metrics import metrics_record, write_metrics
+from ..core.errors import DataError
+from ..core.metrics import metrics_record, write_metrics
+from ..data.fewshot import draw_fewshot
+from ..data.samples import Sample
+from ..prompts.templates import load_template, sample_prompt
+from .encoding import encode_prompt
 from .models import LoadedModel
-from .prompts import load_template, sample_prompt
-from .scoring import ScoreOptions, Scorer, encode_prompt
-
+from .scoring import ScoreOptions, Scorer
 
 ICL_CUTOFF = 2048  # demonstrations make prompts k+1 times longer than the tuned models' 512
 

@@ -1,6 +1,6 @@
 """The Alpaca prompt and the Yes/No answer words.
 
-The template is data (templates/alpaca.json), so nothing from the source code can leak into the
+The template is data (prompts/styles/alpaca.json), so nothing from the source code can leak into the
 prompt text. The answer token ids are read from the tokenizer in use, never hard-coded.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .errors import ModelError
+from ..core.errors import ModelError
 
 YES_WORD, NO_WORD = "Yes", "No"
 
@@ -31,7 +31,7 @@ class Template:
 
 @lru_cache(maxsize=None)
 def load_template(name: str = "alpaca") -> Template:
-    text = resources.files("tallrec").joinpath("templates", f"{name}.json").read_text("utf-8")
+    text = resources.files("tallrec").joinpath("prompts", "styles", f"{name}.json").read_text("utf-8")
     d = json.loads(text)
     return Template(d["prompt_input"], d["prompt_no_input"], d["response_split"])
 

@@ -23,7 +23,7 @@ from typing import Hashable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ...core.errors import DataError
 
 T = TypeVar("T")
 LINE = "__line__"  # the column read_table adds: each row's line number in the file
@@ -199,8 +199,8 @@ def write_outputs(out_dir: str | os.PathLike, files: dict[str, bytes]) -> list[P
     """
     import tempfile
 
-    from ..errors import TallrecError
-    from ..io import ensure_dir
+    from ...core.errors import TallrecError
+    from ...core.io import ensure_dir
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -228,6 +228,6 @@ def write_outputs(out_dir: str | os.PathLike, files: dict[str, bytes]) -> list[P
 
 def render_splits(splits: dict[str, Sequence]) -> dict[str, bytes]:
     """{"train.json": bytes, ...} in the authors' JSON format."""
-    from .samples import samples_to_json
+    from ..samples import samples_to_json
 
     return {f"{name}.json": samples_to_json(samples).encode() for name, samples in splits.items()}

@@ -20,8 +20,8 @@ import csv
 import os
 from pathlib import Path
 
-from ..errors import DataError
-from .samples import Sample
+from ...core.errors import DataError
+from ..samples import Sample
 from .windows import (
     LINE,
     check_range,

@@ -7,7 +7,8 @@ the file's keys, replaced by the non-None overrides. Unknown keys are an error n
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass, field, fields
+import os
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,44 +17,6 @@ import yaml
 from .errors import TallrecError
 
 T = TypeVar("T")
-
-
-@dataclass
-class LoraSettings:
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
-
-
-@dataclass
-class TrainConfig:
-    """Rec-tuning (stage 2) and instruction tuning (stage 1). Defaults are the paper's."""
-
-    model: str = "smollm2-135m"
-    precision: str = "auto"          # auto | fp32 | bf16 | fp16
-    load_in_8bit: bool = False       # GPU only, as in the paper
-    shots: int | None = 64           # K few-shot samples drawn from the training pool; None/0 = all
-    seed: int = 0
-    balanced: bool = False           # draw K/2 liked and K/2 not-liked samples
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    lr: float = 1e-4
-    batch_size: int = 128            # effective batch (micro batches x accumulation x processes)
-    micro_batch_size: int = 32
-    epochs: int = 200
-    warmup_steps: int = 0
-    scheduler: str = "constant"     # any transformers scheduler name: constant, linear, cosine, ...
-    weight_decay: float = 0.0
-    cutoff: int = 512                # tokens; oldest history items are dropped to fit, never the question
-    loss_on: str = "all"             # all = the paper's loss on the whole prompt; answer = answer tokens only
-    eval_every: int = 10             # optimizer steps between validation AUC checks
-    patience: int = 10               # checks without improvement before stopping early
-    valid_size: int | None = None    # validation samples used for early stopping; None = all
-    eval_batch_size: int = 16
-    init_adapter: str | None = None  # continue from a stage-1 (instruction-tuned) adapter
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _build(cls: type[T], values: dict, where: str) -> T:
@@ -99,3 +62,40 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[st
 
 def dump_config(cfg) -> str:
     return yaml.safe_dump(asdict(cfg), sort_keys=False)
+
+
+# ---------------------------------------------------------------- packaged configs
+
+CONFIG_KINDS = ("rec", "instruct", "grid", "baselines")
+
+
+def packaged_config(kind: str, name: str) -> Path:
+    """The packaged config `configs/<kind>/<name>` (a path; it may not exist)."""
+    from importlib import resources
+
+    return Path(str(resources.files("tallrec").joinpath("configs", kind, name)))
+
+
+def packaged_configs(kind: str) -> list[str]:
+    """Names of the packaged configs of one schema, without the .yaml suffix."""
+    from importlib import resources
+
+    folder = resources.files("tallrec").joinpath("configs", kind)
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_config(value: str | os.PathLike | None, kind: str, default: str | None = None) -> Path | None:
+    """A config file: the given path if it exists, else the packaged config of that name in
+    configs/<kind>/ (`cpu-quick`, `cpu-quick.yaml`, `configs/cpu-quick.yaml`), else the packaged
+    `default` when no value is given."""
+    if value is None:
+        return packaged_config(kind, f"{default}.yaml" if default and not default.endswith(".yaml") else default) \
+            if default else None
+    p = Path(value)
+    if p.is_file():
+        return p
+    name = p.name if p.suffix in (".yaml", ".yml") else f"{p.name}.yaml"
+    parent = p.parent.as_posix()
+    if parent in ("", ".", "configs", f"configs/{kind}") and packaged_config(kind, name).is_file():
+        return packaged_config(kind, name)
+    raise TallrecError(f"{value}: no such config file (packaged {kind} configs: {', '.join(packaged_configs(kind))})")

@@ -131,7 +131,7 @@ class TokenLoss:
 
     @staticmethod
     def _shared(lm, model, ids, labels, plen, head, check):
-        from .models import cache_argument
+        from ..llm.models import cache_argument
 
         rows, width = ids.shape
         # The prefix runs on the causal LM itself, outside any DDP wrapper: DDP expects one forward
