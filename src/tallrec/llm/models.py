@@ -192,6 +192,7 @@ class LoadedModel:
     name: str
     device: torch.device
     dtype: torch.dtype
+    prompt: str | None = None   # the prompt style of the attached adapter (None: no adapter, use the default)
 
 
 def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", device: str | None = None,

@@ -32,6 +32,7 @@ class TrainConfig:
     scheduler: str = "constant"     # any transformers scheduler name: constant, linear, cosine, ...
     weight_decay: float = 0.0
     cutoff: int = 512                # tokens; oldest history items are dropped to fit, never the question
+    prompt: str = "alpaca"           # prompt style (prompts/styles/); saved beside the adapter
     loss_on: str = "all"             # all = the paper's loss on the whole prompt; answer = answer tokens only
     eval_every: int = 10             # optimizer steps between validation AUC checks
     patience: int = 10               # checks without improvement before stopping early
