@@ -5,11 +5,13 @@ A crash or a bad input can therefore never leave a half-written output file behi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 from .errors import TallrecError
 
@@ -26,7 +28,11 @@ def ensure_dir(path: str | os.PathLike) -> Path:
     return p
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a temporary file beside `path` for writing; it replaces `path` only if the block
+    finishes. A write failure (disk full, permission denied) is one TallrecError naming the path,
+    and the previous file, if any, is left as it was."""
     path = Path(path)
     ensure_dir(path.parent if str(path.parent) else ".")
     try:
@@ -35,17 +41,70 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
         raise TallrecError(f"{path}: cannot write ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
+    except OSError as e:
+        raise TallrecError(f"{path}: cannot write ({e.strerror or e}); the previous file is unchanged") from None
+    finally:
+        if os.path.exists(tmp):
             os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder beside `path` to fill; it replaces `path` (and whatever was there) only
+    if the block finishes, so a reader sees the old folder or the complete new one."""
+    path = Path(path)
+    ensure_dir(path.parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    except OSError as e:
+        raise TallrecError(f"{path}: cannot write ({e.strerror or e})") from None
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
+            os.replace(path, old / "x")
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except OSError as e:
+        raise TallrecError(f"{path}: cannot write ({e.strerror or e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_file(path) as f:
+        f.write(data)
+    return Path(path)
+
+
+def write_files_atomic(folder: str | os.PathLike, files: dict[str, bytes]) -> list[Path]:
+    """Write several files into `folder`: all are staged first, then renamed into place, so a
+    failure while writing leaves none of them half-written."""
+    out = ensure_dir(folder)
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+            staged.append((tmp, out / name))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    except OSError as e:
+        raise TallrecError(f"{out}: cannot write outputs ({e.strerror or e})") from None
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return [final for _, final in staged]
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:

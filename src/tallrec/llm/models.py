@@ -13,15 +13,14 @@ import inspect
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import torch
 
-from ..core.errors import ModelError
-from ..core.io import sha256_file
+from ..core.errors import ModelError, TallrecError
+from ..core.io import atomic_dir, atomic_file, sha256_file
 from ..core.paths import cache_dir
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -84,13 +83,10 @@ def registry_gguf(name: str) -> Path:
     else:
         path = cache_dir() / "gguf" / f"{entry.name}-{entry.sha256[:12]}.gguf"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as out:
+            with atomic_file(path) as out:
                 for part in files:
                     with open(part, "rb") as f:
                         shutil.copyfileobj(f, out, 1 << 20)
-            os.replace(tmp, path)
     digest = sha256_file(path)
     if digest != entry.sha256:
         raise ModelError(f"{path}: sha256 {digest} does not match the expected {entry.sha256}; reinstall the model package")
@@ -124,16 +120,13 @@ def convert_registry_model(name: str) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        (tmp / "tallrec-source.json").write_text(json.dumps({"name": name, "gguf_sha256": REGISTRY[name].sha256}))
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / "config.json").exists():
+        with atomic_dir(target) as tmp:
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            (tmp / "tallrec-source.json").write_text(json.dumps({"name": name, "gguf_sha256": REGISTRY[name].sha256}))
+    except TallrecError:
+        if not (target / "config.json").exists():  # another process converting at once may have won
             raise
     return target
 
@@ -211,7 +204,9 @@ def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", devic
             config = AutoConfig.from_pretrained(folder)
         except (ValueError, OSError) as e:
             raise ModelError(f"{folder}: unreadable model config ({str(e).splitlines()[0]})") from None
-        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        from transformers.models.auto.modeling_auto import (
+            MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        )
 
         if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
             raise ModelError(f"{folder}: model type {config.model_type!r} is not a causal language model")

@@ -32,7 +32,13 @@ import pandas as pd
 
 from ...core.errors import DataError
 from ..samples import Sample, load_samples
-from .windows import check_file, check_split_size, group_in_first_appearance, seeded_shuffle, split_811
+from .windows import (
+    check_file,
+    check_split_size,
+    group_in_first_appearance,
+    seeded_shuffle,
+    split_811,
+)
 
 RATINGS_FILE, BOOKS_FILE = "BX-Book-Ratings.csv", "BX-Books.csv"
 RATING_SCALE = (0, 10)

@@ -197,33 +197,12 @@ def write_outputs(out_dir: str | os.PathLike, files: dict[str, bytes]) -> list[P
     temporary name in the output folder first; only when all are written are they renamed into
     place, so neither a bad input nor a failed write leaves a partial set or a half-written file.
     """
-    import tempfile
-
-    from ...core.errors import TallrecError
-    from ...core.io import ensure_dir
+    from ...core.io import write_files_atomic
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is not a folder (expected an output folder)")
-    ensure_dir(out)
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-            staged.append((tmp, out / name))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    except OSError as e:
-        raise TallrecError(f"{out}: cannot write outputs ({e.strerror or e})") from None
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return [final for _, final in staged]
+    return write_files_atomic(out, files)
 
 
 def render_splits(splits: dict[str, Sequence]) -> dict[str, bytes]:
