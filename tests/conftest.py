@@ -11,6 +11,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TALLREC_TEST_SHARED", REPO.parent / "shared" / "data"))
 
 
+SHARED_FIXTURES = ("shared_data", "movie_samples")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that reads ../shared/data (through a fixture, directly or not) is marked `shared`,
+    so `-m "not shared"` runs the suite on a machine without the development data."""
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in SHARED_FIXTURES):
+            item.add_marker(pytest.mark.shared)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data (the raw MovieLens files and the authors' official samples)."""
@@ -65,3 +76,23 @@ def movie_samples(shared_data):
         "valid": load_samples(shared_data / "tallrec-official" / "movie" / "valid.json"),
         "test": load_samples(shared_data / "tallrec-official" / "movie" / "test.json"),
     }
+
+
+def recorded_auc_matches_scores(folder: Path) -> float:
+    """The AUC in folder/metrics.json recomputed from folder/scores.jsonl (labels, scores) with
+    scikit-learn: a record whose AUC is not that of its own scores fails here."""
+    import json
+
+    from sklearn.metrics import roc_auc_score
+
+    rec = json.loads((Path(folder) / "metrics.json").read_text())
+    rows = [json.loads(line) for line in (Path(folder) / "scores.jsonl").read_text().splitlines()]
+    assert len(rows) == rec["n"] and [r["index"] for r in rows] == list(range(len(rows)))
+    expected = roc_auc_score([r["label"] for r in rows], [r["score"] for r in rows])
+    assert abs(rec["auc"] - expected) < 1e-9, (rec["auc"], expected)
+    return rec["auc"]
+
+
+@pytest.fixture
+def check_auc():
+    return recorded_auc_matches_scores

@@ -17,7 +17,7 @@ def files(tmp_path):
     return tmp_path
 
 
-def test_train_evaluate_predict(run_cli, files, tiny_model_dir):
+def test_train_evaluate_predict(run_cli, files, tiny_model_dir, check_auc):
     code, out, err = run_cli("train", "--train", files / "train.json", "--valid", files / "valid.json",
                              "--out", files / "run", "--model", tiny_model_dir, "--precision", "fp32",
                              "--shots", 8, "--batch-size", 4, "--micro-batch-size", 4, "--epochs", 1,
@@ -31,19 +31,26 @@ def test_train_evaluate_predict(run_cli, files, tiny_model_dir):
     assert code == 0, err
     m = json.loads((files / "ev" / "metrics.json").read_text())
     assert {"auc", "n", "positives", "model", "adapter", "data", "seed", "seconds", "versions"} <= set(m)
-    assert m["n"] == 12 and 0 <= m["auc"] <= 1
-    assert len((files / "ev" / "scores.jsonl").read_text().splitlines()) == 12
+    assert m["n"] == 12 and m["adapter"] == str(adapter)
+    auc = check_auc(files / "ev")
     code, out, err = run_cli("predict", "--adapter", adapter, "--data", files / "test.json",
                              "--out", files / "pred.json", "--precision", "fp32")
     assert code == 0, err
     preds = json.loads((files / "pred.json").read_text())["predictions"]
     assert len(preds) == 12 and all(0 < p["p_yes"] < 1 for p in preds)
+    # predict scores what evaluate scored: same adapter, same samples
+    scores = [json.loads(line)["score"] for line in (files / "ev" / "scores.jsonl").read_text().splitlines()]
+    assert max(abs(p["p_yes"] - s) for p, s in zip(preds, scores)) < 1e-6, auc
 
 
 def test_evaluate_untuned(run_cli, files, tiny_model_dir):
     code, out, err = run_cli("evaluate", "--no-adapter", "--model", tiny_model_dir, "--data", files / "test.json",
                              "--out", files / "ev0", "--precision", "fp32")
-    assert code == 0, err and "AUC" in out
+    assert code == 0, err
+    assert out.startswith("AUC ") and "on 12 samples" in out
+    rec = json.loads((files / "ev0" / "metrics.json").read_text())
+    assert rec["n"] == 12 and rec["adapter"] is None
+    assert f"AUC {rec['auc']:.4f}" in out  # the printed figure is the recorded one
 
 
 @pytest.mark.parametrize("args, message", [

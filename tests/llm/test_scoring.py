@@ -27,6 +27,7 @@ def test_fast_path_matches_plain_forward_fp32(tiny_fp32, prefix_cache, batch_siz
     assert ((fast > 0) & (fast < 1)).all()
 
 
+@pytest.mark.compile
 def test_compiled_path_matches_plain_forward_fp32(tiny_fp32):
     """`--compile` (torch.compile, inductor) scores what the plain forward pass scores."""
     samples = synthetic(11, seed=5)
