@@ -235,3 +235,10 @@ def cache_argument(model) -> str:
     """The name of a model's key/value-cache argument: transformers 5.x says `cache`, 4.x
     `past_key_values`."""
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def unwrap_causal_lm(model: torch.nn.Module) -> torch.nn.Module:
+    """The Hugging Face causal LM inside DDP / DataParallel / PEFT wrappers."""
+    while isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
+        model = model.module
+    return model.get_base_model() if hasattr(model, "get_base_model") else model

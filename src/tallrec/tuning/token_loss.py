@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import torch
 
-IGNORE = -100
+from ..llm.models import unwrap_causal_lm
+from .examples import IGNORE
+
 CHUNK_ELEMENTS = 1 << 23  # fp32 logits per chunk: 32 MiB (170 rows of a 49k vocabulary)
 
 
@@ -69,13 +71,6 @@ def shared_prefix_length(input_ids: torch.Tensor, labels: torch.Tensor, minimum:
     differ = torch.nonzero(~same[: input_ids.shape[1] - 1])
     n = int(differ[0, 0]) if differ.numel() else input_ids.shape[1] - 1
     return n if n >= minimum else 0
-
-
-def unwrap_causal_lm(model: torch.nn.Module) -> torch.nn.Module:
-    """The Hugging Face causal LM inside DDP / DataParallel / PEFT wrappers."""
-    while isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
-        model = model.module
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def plain_head(lm: torch.nn.Module) -> torch.nn.Linear | None:
