@@ -28,6 +28,36 @@ def ensure_dir(path: str | os.PathLike) -> Path:
     return p
 
 
+def check_writable(path: str | os.PathLike, folder: bool = True) -> Path:
+    """Refuse, before any work, an output location that cannot be written: a folder (or, with
+    folder=False, a file) whose nearest existing ancestor is not a writable folder, or that is an
+    existing file where a folder is wanted (or the reverse). Creates nothing."""
+    p = Path(path)
+    if p.exists():
+        if folder and not p.is_dir():
+            raise TallrecError(f"{p}: exists and is not a folder (expected an output folder)")
+        if not folder and p.is_dir():
+            raise TallrecError(f"{p}: is a folder (expected an output file)")
+        _probe(p if folder else p.parent, p)
+        return p
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise TallrecError(f"{p}: cannot be created ({parent} is a file, not a folder)")
+    _probe(parent, p)
+    return p
+
+
+def _probe(folder: Path, wanted: Path) -> None:
+    """Create and remove an empty folder in `folder`: the one test that also holds for root and
+    for special file systems such as /proc, where permission bits say nothing."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".tallrec-probe.", dir=folder))
+    except OSError as e:
+        raise TallrecError(f"{wanted}: cannot write there ({e.strerror or e})") from None
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a temporary file beside `path` for writing; it replaces `path` only if the block
