@@ -1,4 +1,5 @@
-"""Synthetic data for the experiment tests: domain data, a fake data folder, a tiny Alpaca file."""
+"""Shared helpers of the experiment tests: synthetic domain data, a fake data folder, a tiny Alpaca
+file, grid files, store rows, and the one-error-line check."""
 
 from __future__ import annotations
 
@@ -114,3 +115,41 @@ def error_line(code: int, err: str) -> str:
     assert lines and lines[-1].startswith("tallrec: error: "), err
     assert sum("tallrec: error" in l for l in lines) == 1
     return lines[-1]
+
+
+def write_grid_yaml(path: Path, **values) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(values, sort_keys=False))
+    return path
+
+
+def domains() -> dict:
+    """Synthetic movie and book data, as injected into a grid run."""
+    return {d: domain_data(d) for d in ("movie", "book")}
+
+
+HOST = {"hostname": "box", "cpu": "Test CPU 3000", "logical_cores": 2, "usable_cores": 2, "torch_threads": 2,
+        "memory_gib": 8.0, "gpus": [], "os": "Linux"}
+
+
+def store_row(method, domain, shots, seed, auc, model="smollm2-135m", n=100, **extra) -> dict:
+    """A results-store row as the grid writes it (for report tests that compute nothing)."""
+    from tallrec.experiments.grid.cells import cell_key
+
+    return {"key": cell_key(method, domain, shots, seed, model), "method": method, "domain": domain, "shots": shots,
+            "seed": seed, "model": model, "auc": auc, "n": n, "test_limit": None, "cell_seconds": 12.0,
+            "dir": f"cells/{method}/{domain}/k{shots}-s{seed}", "finished": "2025-01-01T00:00:00+00:00",
+            "settings": {"rec_config": {"lr": 1e-3, "epochs": 4}} if method in ("r", "tallrec") else {},
+            "metrics": {"auc": auc, "dtype": "bfloat16", "versions": {"torch": "2.13.0", "tallrec": "0.1.0"}},
+            "host": HOST, **extra}
+
+
+def rows_by_method(out: Path) -> dict:
+    """{method: [rows]} of a grid folder's store."""
+    from tallrec.experiments.grid.store import ResultStore
+
+    by: dict = {}
+    for r in ResultStore(out / "results.jsonl").load():
+        by.setdefault(r["method"], []).append(r)
+    return by

@@ -12,14 +12,6 @@ from . import app
 from .options import DataDirOpt, ModelOpt, PrecisionOpt, TestLimitOpt
 
 
-def _rec_config(config: Optional[str], model: Optional[str], precision: Optional[str]):
-    from ..core.config import load_config, resolve_config
-    from ..experiments.cells import DEFAULT_REC_CONFIG
-    from ..tuning.config import TrainConfig
-
-    return load_config(TrainConfig, resolve_config(config, "rec", DEFAULT_REC_CONFIG), {"model": model, "precision": precision})
-
-
 @app.command()
 def quickstart(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Run folder."),
@@ -43,7 +35,7 @@ def quickstart(
 @app.command()
 def ablation(
     domain: str = typer.Option(..., "--domain", help="movie | book"),
-    out: Path = typer.Option(..., "--out", help="Experiment folder (resumable: finished cells are skipped)."),
+    out: Path = typer.Option(..., "--out", help="Grid folder (results.jsonl, cells/, report.md; resumable: finished cells are skipped)."),
     shots: str = typer.Option("16,64", "--shots", help="Comma-separated K values."),
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds."),
     instruct_adapter: Optional[Path] = typer.Option(None, "--instruct-adapter", help="A stage-1 adapter (tune-instruct's adapter/)."),
@@ -57,28 +49,22 @@ def ablation(
     data_dir: Optional[Path] = DataDirOpt,
 ):
     """AT (stage 1 only) vs R (rec-tuning only) vs TALLRec (both), per K and seed, on one domain."""
-    from ..core.config import load_config, resolve_config
-    from ..experiments.ablation import run_ablation
-    from ..experiments.cells import DEFAULT_INSTRUCT_CONFIG
-    from ..tuning.instruct import InstructConfig
+    from ..experiments.presets import run_ablation
 
     if domain.strip().lower() not in ("movie", "book"):
         raise TallrecError(f"--domain {domain!r}: expected movie or book")
     if instruct_config is not None and alpaca is None:
         raise TallrecError("--instruct-config only applies with --alpaca (training the stage-1 adapter here)")
-    cfg = _rec_config(config, model, precision)
-    icfg = (load_config(InstructConfig, resolve_config(instruct_config, "instruct", DEFAULT_INSTRUCT_CONFIG))
-            if alpaca is not None else None)
-    summary = run_ablation(out, domain.strip().lower(), shots, seeds, rec_config=cfg,
-                           instruct_adapter=instruct_adapter, alpaca=alpaca, instruct_config=icfg,
-                           test_limit=test_limit, data_dir=data_dir, log=typer.echo)
-    typer.echo((out / "summary.md").read_text().rstrip())
-    typer.echo(f"{len(summary['cells'])} cells -> {out / 'summary.json'}")
+    summary = run_ablation(out, domain.strip().lower(), shots, seeds, model=model, rec_config=config,
+                           rec_overrides={"precision": precision}, instruct_adapter=instruct_adapter, alpaca=alpaca,
+                           instruct_config=instruct_config, test_limit=test_limit, data_dir=data_dir, log=typer.echo)
+    typer.echo((out / "ablation.md").read_text().rstrip())
+    typer.echo(f"{len(summary['cells'])} cells -> {out / 'ablation.json'}; full report: {out / 'report.md'}")
 
 
 @app.command("cross-domain")
 def cross_domain(
-    out: Path = typer.Option(..., "--out", help="Experiment folder (resumable: finished cells are skipped)."),
+    out: Path = typer.Option(..., "--out", help="Grid folder (results.jsonl, cells/, report.md; resumable: finished cells are skipped)."),
     shots: int = typer.Option(64, "--shots", help="K samples from each domain."),
     seed: int = typer.Option(0, "--seed"),
     valid_from: str = typer.Option(
@@ -94,14 +80,10 @@ def cross_domain(
                                      "default: a fresh LoRA."),
 ):
     """Train on movie, on book and on both; test each adapter on both test sets (3x2 AUC matrix)."""
-    from dataclasses import replace
+    from ..experiments.presets import run_cross_domain
 
-    from ..experiments.cross_domain import run_cross_domain
-
-    cfg = _rec_config(config, model, precision)
-    if init_adapter is not None:
-        cfg = replace(cfg, init_adapter=str(init_adapter))
-    run_cross_domain(out, shots, seed, rec_config=cfg, valid_from=valid_from, test_limit=test_limit,
-                     data_dir=data_dir, log=typer.echo)
+    run_cross_domain(out, shots, seed, model=model, rec_config=config, rec_overrides={"precision": precision},
+                     valid_from=valid_from, test_limit=test_limit, init_adapter=init_adapter, data_dir=data_dir,
+                     log=typer.echo)
     typer.echo((out / "matrix.md").read_text().rstrip())
-    typer.echo(f"-> {out / 'matrix.json'}")
+    typer.echo(f"-> {out / 'matrix.json'}; full report: {out / 'report.md'}")

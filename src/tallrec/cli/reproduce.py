@@ -28,21 +28,22 @@ def reproduce(
                                                           "run nothing."),
 ):
     """Run the TALLRec grid (methods x domains x K x seeds) into --out; every finished cell is recorded at once."""
-    from ..experiments.reproduce import describe, load_grid, run_reproduce
+    from ..experiments.grid.runner import describe, run_grid
+    from ..experiments.grid.schema import load_grid
 
     overrides = {"models": [model]} if model else None
     grid, source = load_grid(budget, config, overrides)
     if dry_run:
         typer.echo(describe(out, grid, source=source, data_dir=data_dir))
         return
-    res = run_reproduce(out, grid, source=source, data_dir=data_dir)
+    res = run_grid(out, grid, source=source, data_dir=data_dir)
     typer.echo(f"{res['cells']} cells: {res['done_before']} done before, {res['ran']} run now -> {res['store']}; "
                f"report: {res['report']}")
 
 
 @app.command()
 def report(
-    folder: Path = typer.Argument(..., metavar="DIR", help="A `tallrec reproduce --out` folder."),
+    folder: Path = typer.Argument(..., metavar="DIR", help="A grid folder (`tallrec reproduce`, `ablation` or `cross-domain` --out)."),
 ):
     """Rebuild DIR/report.md, DIR/summary.json and DIR/plots/ from DIR/results.jsonl (computes nothing)."""
     from ..experiments.report import build_report

@@ -1,4 +1,4 @@
-"""The results store of `tallrec reproduce`: one JSON line per finished cell, appended and fsync'd.
+"""The results store of a grid folder: one JSON line per finished cell, appended and fsync'd.
 
 DIR/results.jsonl holds one row per finished cell (method, domain, shots, seed, model: the row's
 `key`), written the moment the cell finishes: the line is appended in one write, flushed and
@@ -14,9 +14,10 @@ import json
 import os
 from pathlib import Path
 
-from ..core.errors import DataError, TallrecError
+from ...core.errors import DataError, TallrecError
 
 STORE_NAME = "results.jsonl"
+GRID_JSON = "grid.json"  # the grid of the last run in the folder (written by runner.py, read by the report)
 
 
 class ResultStore:

@@ -1,0 +1,102 @@
+"""How each method of the registry (methods.py) runs one grid cell.
+
+Every runner has the signature `run(cell, ctx, cdir, log) -> dict`: it computes the cell into its
+folder `cdir` and returns the metrics record. `ctx` is the grid run's context (grid/context.py):
+recipes, the stage-1 adapter of each model, the loaded data and the test slices. The LLM runners
+call `rec_tune` and `evaluate` with exactly the configs `tallrec train` / `evaluate` would get.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..baselines import run_baseline
+from ..tuning.rec_tune import rec_tune
+from .llm_cells import (
+    best_valid,
+    check_lora_shape,
+    data_label,
+    evaluate_cell,
+    load_lm,
+    trained,
+    with_shots,
+)
+
+Log = Callable[[str], None]
+
+
+def record_label(cell, ctx, domain: str | None = None) -> str:
+    """The `data` field of a record: which test file, and how much of it."""
+    d = domain or cell.domain
+    return data_label(d, len(ctx.test(d, cell.test_limit)), cell.test_limit)
+
+
+def run_baseline_cell(cell, ctx, cdir: Path, log: Log) -> dict:
+    data = ctx.domain(cell.domain)
+    opts = dict(ctx.grid.baseline_options.get(cell.method, {}))
+    return run_baseline(cell.method, data.train, data.valid, ctx.test(cell.domain, cell.test_limit), cell.shots,
+                        cell.seed, out=cdir, data=record_label(cell, ctx), **opts)
+
+
+def run_icl_cell(cell, ctx, cdir: Path, log: Log) -> dict:
+    from ..llm import icl
+    from ..llm.scoring import ScoreOptions
+
+    cfg = ctx.rec_cfg(cell.model)
+    data = ctx.domain(cell.domain)
+    options = ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=icl.ICL_CUTOFF)
+    return icl.run_icl(load_lm(cfg), data.train, ctx.test(cell.domain, cell.test_limit), ctx.grid.icl_demos,
+                       cell.seed, cdir, data=record_label(cell, ctx), options=options)
+
+
+def stage1_adapter(ctx, model: str, log: Log) -> Path:
+    """The stage-1 adapter of `model`: the given one, or trained once into cells/stage1/<model>/."""
+    from ..llm.adapters import require_adapter_dir
+
+    cfg = ctx.rec_cfg(model)
+    desc = ctx.stage1(model)
+    if "adapter" in desc:
+        adapter = require_adapter_dir(Path(desc["adapter"]))
+        check_lora_shape(adapter, cfg)
+        return adapter
+    from ..tuning import instruct
+
+    icfg = ctx.instruct_cfg(model)
+    folder = ctx.stage1_dir(model)
+    if not instruct.instruct_done(folder, icfg):
+        records = instruct.load_alpaca_records(desc["alpaca"])
+        log(f"[grid] stage 1 for {model}: Alpaca tuning on {desc['alpaca']} -> {folder} (once per model)")
+        t0 = time.time()
+        res = instruct.tune_instruct(icfg, records, folder, lm=load_lm(icfg), overwrite=True,
+                                     source=desc["alpaca"], log=log)
+        log(f"[grid] stage 1: {res.steps} steps on {res.used} records ({time.time() - t0:.0f} s)")
+    adapter = (folder / "adapter").resolve()
+    check_lora_shape(adapter, cfg)
+    return adapter
+
+
+def run_at_cell(cell, ctx, cdir: Path, log: Log) -> dict:
+    """AT: the stage-1 adapter alone, no rec-tuning (independent of K and the seed)."""
+    cfg = ctx.rec_cfg(cell.model)
+    adapter = stage1_adapter(ctx, cell.model, log)
+    return evaluate_cell(load_lm(cfg, adapter), ctx.test(cell.domain, cell.test_limit), cdir, cfg,
+                         record_label(cell, ctx), adapter, desc=cell.label(), method="at", rec_tuned=False,
+                         note="AT does not depend on K or the seed")
+
+
+def run_tuned_cell(cell, ctx, cdir: Path, log: Log) -> dict:
+    """R (a fresh LoRA) or TALLRec (continuing the stage-1 adapter): rec-tune on K samples, evaluate."""
+    base = ctx.rec_cfg(cell.model)
+    adapter = stage1_adapter(ctx, cell.model, log) if ctx.method(cell).needs_stage1 else None
+    cfg = with_shots(base, cell.shots, cell.seed, adapter)
+    data = ctx.domain(cell.domain)
+    if trained(cdir):
+        log(f"[grid] {cell.label()}: training finished before; evaluating")
+    else:
+        rec_tune(cfg, data.train, data.valid, cdir, lm=load_lm(cfg))
+    return evaluate_cell(load_lm(cfg, cdir / "adapter"), ctx.test(cell.domain, cell.test_limit), cdir, cfg,
+                         record_label(cell, ctx), cdir / "adapter", desc=cell.label(), seed=cell.seed,
+                         method=cell.method, shots=cell.shots, rec_tuned=True, best_valid_auc=best_valid(cdir),
+                         stage1_adapter=None if adapter is None else str(adapter))
