@@ -12,6 +12,11 @@ from . import app
 from .options import CompileOpt, ModelOpt, PrecisionOpt
 
 
+PromptOpt = typer.Option(None, "--prompt", help="Prompt style (tallrec.prompts: alpaca, chat, stats, ...); with "
+                                                 "--adapter it must be the style the adapter was trained with "
+                                                 "(default: that style; without an adapter: alpaca).")
+
+
 def _score_options(batch_size: int, cutoff: int, compile: bool = False):
     from ..llm.scoring import ScoreOptions
 
@@ -30,6 +35,7 @@ def evaluate(
     cutoff: int = typer.Option(512, "--cutoff"),
     compile: bool = CompileOpt,
     limit: Optional[int] = typer.Option(None, "--limit", help="Score only the first N samples."),
+    prompt: Optional[str] = PromptOpt,
 ):
     """AUC of P(Yes) on labelled samples (writes metrics.json + scores.jsonl)."""
     from ..data import load_samples
@@ -40,7 +46,9 @@ def evaluate(
     if (adapter is None) == (not no_adapter):
         raise TallrecError("give exactly one of --adapter DIR or --no-adapter")
     samples = load_samples(data)[:limit] if limit else load_samples(data)
-    lm = with_adapter(load_model(_base_model(model, adapter) or DEFAULT_MODEL, precision or "auto"), adapter)
+    _check_prompt(prompt, adapter)
+    lm = with_adapter(load_model(_base_model(model, adapter) or DEFAULT_MODEL, precision or "auto"), adapter,
+                      prompt=prompt)
     rec = run_eval(lm, samples, out, data=str(data), adapter=adapter, options=_score_options(batch_size, cutoff, compile))
     typer.echo(f"AUC {rec['auc']:.4f} on {rec['n']} samples ({rec['seconds']:.0f} s) -> {out / 'metrics.json'}")
 
@@ -55,6 +63,7 @@ def predict(
     batch_size: int = typer.Option(16, "--batch-size"),
     cutoff: int = typer.Option(512, "--cutoff"),
     compile: bool = CompileOpt,
+    prompt: Optional[str] = PromptOpt,
 ):
     """P(Yes) for each sample, labelled or not."""
     from ..data import load_samples
@@ -63,9 +72,22 @@ def predict(
     from ..llm.models import DEFAULT_MODEL, load_model
 
     samples = load_samples(data)
-    lm = with_adapter(load_model(_base_model(model, adapter) or DEFAULT_MODEL, precision or "auto"), adapter)
+    _check_prompt(prompt, adapter)
+    lm = with_adapter(load_model(_base_model(model, adapter) or DEFAULT_MODEL, precision or "auto"), adapter,
+                      prompt=prompt)
     run_predict(lm, samples, out, options=_score_options(batch_size, cutoff, compile), adapter=None if adapter is None else str(adapter))
     typer.echo(f"{len(samples)} predictions -> {out}")
+
+
+def _check_prompt(prompt: str | None, adapter: Path | None) -> None:
+    """Refuse an unknown style, or one the adapter was not trained with, before any model loads."""
+    from ..llm.adapters import check_adapter_prompt
+    from ..prompts.registry import load_style
+
+    if prompt is not None:
+        load_style(prompt)
+    if adapter is not None:
+        check_adapter_prompt(adapter, prompt)
 
 
 def _base_model(model: str | None, adapter: Path | None) -> str | None:
@@ -96,18 +118,22 @@ def icl(
     batch_size: int = typer.Option(16, "--batch-size"),
     compile: bool = CompileOpt,
     limit: Optional[int] = typer.Option(None, "--limit", help="Score only the first N test samples."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="Prompt style of the demonstrations and the query "
+                                                                "(default alpaca)."),
 ):
     """In-context baseline: the untuned model, zero-shot or with k demonstrations, same P(Yes) scorer."""
     from ..data import load_samples
+    from ..llm.adapters import with_adapter
     from ..llm.icl import ICL_CUTOFF, run_icl
     from ..llm.models import DEFAULT_MODEL, load_model
     from ..llm.scoring import ScoreOptions
 
     if k < 0:
         raise TallrecError(f"--k must be 0 or more, got {k}")
+    _check_prompt(prompt, None)
     pool, samples = load_samples(train), load_samples(test)
     samples = samples[:limit] if limit else samples
-    lm = load_model(model or DEFAULT_MODEL, precision or "auto")
+    lm = with_adapter(load_model(model or DEFAULT_MODEL, precision or "auto"), None, prompt=prompt)
     rec = run_icl(lm, pool, samples, k, seed, out, data=str(test), options=ScoreOptions(batch_size=batch_size, cutoff=ICL_CUTOFF,
                                                                                            compile=compile))
     typer.echo(f"in-context k={k}: AUC {rec['auc']:.4f} on {rec['n']} samples -> {out / 'metrics.json'}")

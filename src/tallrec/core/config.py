@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,45 +21,155 @@ from .errors import TallrecError
 T = TypeVar("T")
 
 
-def _build(cls: type[T], values: dict, where: str) -> T:
+def setting(default, help: str, *, choices: tuple | None = None, min: float | None = None,
+            gt: float | None = None, below: float | None = None, nonempty: bool = False):
+    """A config field with its help text and range: the one place a setting is described.
+
+    `default` may be a dataclass (its defaults) or a list/tuple (copied per instance).
+    """
+    meta = {"help": help, "choices": choices, "min": min, "gt": gt, "below": below, "nonempty": nonempty}
+    if isinstance(default, type):
+        return dataclasses.field(default_factory=default, metadata=meta)
+    if isinstance(default, (list, tuple)):
+        items = list(default)
+        return dataclasses.field(default_factory=lambda: list(items), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _kind_name(tp) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is list:
+        return f"a list of {_kind_name(args[0])[2:].lstrip('n ')}s" if args else "a list"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+            dict: "a mapping"}.get(origin or tp, str(tp))
+
+
+def _coerce(tp, v, key: str):
+    """`v` as the field type `tp` (YAML gives '1e-4' as a string; the command line gives 'a,b' lists)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if v is None and type(None) in args:
+            return None
+        tp = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+    bad = TallrecError(f"{key}: expected {_kind_name(tp)}, got {v!r}")
+    if origin is list:
+        items = [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
+        if not isinstance(items, (list, tuple)):
+            raise bad
+        try:
+            return [_coerce(args[0], x, key) for x in items] if args else list(items)
+        except TallrecError:
+            raise bad from None
+    if (origin or tp) is dict:
+        if not isinstance(v, dict):
+            raise bad
+        return v
+    if tp is bool:
+        if not isinstance(v, bool):
+            raise bad
+        return v
+    if tp in (int, float):
+        if isinstance(v, bool):
+            raise bad
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                raise bad from None
+        if not isinstance(v, (int, float)) or v != v or (tp is int and float(v) != int(v)):
+            raise bad
+        return int(v) if tp is int else float(v)
+    if tp is str and not isinstance(v, str):
+        raise bad
+    return v
+
+
+def _check_range(f: dataclasses.Field, v, key: str) -> None:
+    m = f.metadata
+    if v is None or not m:
+        return
+    if m.get("choices") and v not in m["choices"]:
+        raise TallrecError(f"{key}: {v!r} is not one of {', '.join(map(str, m['choices']))}")
+    if m.get("min") is not None and v < m["min"]:
+        raise TallrecError(f"{key}: must be at least {m['min']}, got {v}")
+    if m.get("gt") is not None and v <= m["gt"]:
+        raise TallrecError(f"{key}: must be more than {m['gt']}, got {v}")
+    if m.get("below") is not None and v >= m["below"]:
+        raise TallrecError(f"{key}: must be less than {m['below']}, got {v}")
+    if m.get("nonempty") and not v:
+        raise TallrecError(f"{key}: must not be empty")
+
+
+def _build(cls: type[T], values: dict, where: str, prefix: str = "") -> T:
+    """`cls` from `values` over its defaults; every value type- and range-checked, one line per problem."""
     names = {f.name: f for f in fields(cls)}
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise TallrecError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(names)}")
+        raise TallrecError(f"{where}: unknown setting(s) {', '.join(prefix + u for u in unknown)}; "
+                           f"known: {', '.join(names)}")
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for k, v in values.items():
-        f = names[k]
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        if dataclasses.is_dataclass(default) and isinstance(v, dict):
-            merged = {**asdict(default), **v}
-            v = _build(type(default), merged, f"{where}: {k}")
-        kwargs[k] = v
-    return cls(**kwargs)
+        f, key = names[k], prefix + k
+        if dataclasses.is_dataclass(hints[k]):
+            if not isinstance(v, dict):
+                raise TallrecError(f"{where}: {key}: expected a mapping of settings, got {v!r}")
+            kwargs[k] = _build(hints[k], v, where, prefix=f"{key}.")
+            continue
+        try:
+            kwargs[k] = _coerce(hints[k], v, key)
+            _check_range(f, kwargs[k], key)
+        except TallrecError as e:
+            raise TallrecError(f"{where}: {e}") from None
+    cfg = cls(**kwargs)
+    problems = cfg.check() if hasattr(cfg, "check") else []
+    if problems:
+        raise TallrecError(f"{where}: {problems[0]}")
+    return cfg
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> T:
-    values: dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        if not p.is_file():
-            raise TallrecError(f"{p}: no such config file")
-        try:
-            loaded = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise TallrecError(f"{p}: malformed YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(loaded, dict):
-            raise TallrecError(f"{p}: expected a mapping of settings")
-        values.update(loaded)
-    for k, v in (overrides or {}).items():
-        if v is None:
-            continue
+    """The defaults of `cls`, replaced by the YAML file's keys, replaced by the non-None overrides
+    (`lora.r` style keys for nested settings). A bad value is one line naming the file or the flag."""
+    values: dict[str, Any] = _read_yaml(Path(path)) if path else {}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    for k, v in given.items():
+        _check_override(cls, k, v)
         if "." in k:  # lora.r -> nested
             outer, inner = k.split(".", 1)
-            values.setdefault(outer, {})
-            values[outer] = {**values[outer], inner: v}
+            nested = values.get(outer) if isinstance(values.get(outer), dict) else {}
+            values[outer] = {**nested, inner: v}
         else:
             values[k] = v
-    return _build(cls, values, str(path) if path else "options")
+    return _build(cls, values, str(path) if path else "settings")
+
+
+def _read_yaml(p: Path) -> dict:
+    if not p.is_file():
+        raise TallrecError(f"{p}: no such config file")
+    try:
+        loaded = yaml.safe_load(p.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise TallrecError(f"{p}: malformed YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(loaded, dict):
+        raise TallrecError(f"{p}: expected a mapping of settings")
+    return loaded
+
+
+def _check_override(cls, key: str, value) -> None:
+    """Type and range of one command-line value, reported under its flag name."""
+    flag = "--" + key.replace(".", "-").replace("_", "-")
+    owner, name = cls, key
+    while "." in name:
+        outer, name = name.split(".", 1)
+        owner = typing.get_type_hints(owner).get(outer)
+        if not dataclasses.is_dataclass(owner):
+            return  # an unknown key: _build names it
+    f = {f.name: f for f in fields(owner)}.get(name)
+    if f is None:
+        return
+    _check_range(f, _coerce(typing.get_type_hints(owner)[name], value, flag), flag)
 
 
 def dump_config(cfg) -> str:

@@ -1,20 +1,34 @@
-"""LoRA adapters on a loaded base model: attach, check the base they were trained on."""
+"""LoRA adapters on a loaded base model: attach, check the base they were trained on, and carry
+the prompt style they were trained with (`LoadedModel.prompt`)."""
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.errors import ModelError
+from ..prompts.registry import DEFAULT_STYLE, load_style
 from .models import LoadedModel
 
+META_FILE = "tallrec-base.json"
 
-def with_adapter(lm: LoadedModel, adapter: str | Path | None, merge: bool = True) -> LoadedModel:
+
+def with_adapter(lm: LoadedModel, adapter: str | Path | None, merge: bool = True,
+                 prompt: str | None = None) -> LoadedModel:
     """The base model with a LoRA adapter, merged into the weights by default: scoring then costs
-    what the base model costs (unmerged LoRA branches are slower; see BENCHMARKS.md)."""
+    what the base model costs (unmerged LoRA branches are slower; see BENCHMARKS.md).
+
+    `prompt` names the prompt style to score with: with an adapter it must be the one the adapter
+    was trained with (None: that one); without an adapter it becomes `lm.prompt`.
+    """
     if not adapter:
+        if prompt is not None:
+            load_style(prompt)  # an unknown name is refused here, not at the first prompt
+            return replace(lm, prompt=prompt)
         return lm
+    check_adapter_prompt(adapter, prompt)
     tuned = attach_adapter(lm, adapter)
     if merge:
         tuned.model = tuned.model.merge_and_unload()
@@ -33,7 +47,8 @@ def attach_adapter(lm: LoadedModel, adapter: str | os.PathLike, trainable: bool 
     except (RuntimeError, ValueError, KeyError) as e:
         raise ModelError(f"{path}: adapter does not fit base model {lm.name!r} ({str(e).splitlines()[0]})") from None
     model.eval()
-    return LoadedModel(model=model, tokenizer=lm.tokenizer, name=lm.name, device=lm.device, dtype=lm.dtype)
+    return LoadedModel(model=model, tokenizer=lm.tokenizer, name=lm.name, device=lm.device, dtype=lm.dtype,
+                       prompt=adapter_prompt(path))
 
 
 def require_adapter_dir(adapter: str | os.PathLike) -> Path:
@@ -50,12 +65,40 @@ def base_fingerprint(lm: LoadedModel) -> dict:
             "num_hidden_layers": getattr(cfg, "num_hidden_layers", None), "vocab_size": getattr(cfg, "vocab_size", None)}
 
 
+def adapter_meta(path: str | os.PathLike) -> dict:
+    """What tallrec recorded beside an adapter (base model, fingerprint, prompt style); {} if nothing."""
+    meta = Path(path) / META_FILE
+    if not meta.is_file():
+        return {}
+    try:
+        return json.loads(meta.read_text())
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{meta}: unreadable ({e})") from None
+
+
+def adapter_prompt(path: str | os.PathLike) -> str:
+    """The prompt style an adapter was trained with (adapters saved before styles existed: Alpaca)."""
+    name = adapter_meta(path).get("prompt") or DEFAULT_STYLE
+    load_style(name)  # a style this installation does not know is refused by name
+    return name
+
+
+def check_adapter_prompt(adapter: str | os.PathLike, prompt: str | None) -> None:
+    """Refuse to score an adapter in a prompt style other than the one it was trained with."""
+    if prompt is None:
+        return
+    load_style(prompt)
+    saved = adapter_prompt(require_adapter_dir(adapter))
+    if prompt != saved:
+        raise ModelError(f"{adapter}: adapter was trained with prompt style {saved!r}, not {prompt!r}; "
+                         f"omit --prompt to use {saved!r}")
+
+
 def check_adapter_base(path: Path, lm: LoadedModel) -> None:
     """tallrec writes tallrec-base.json beside each adapter; refuse an adapter of another base model."""
-    meta = path / "tallrec-base.json"
-    if not meta.exists():
+    saved = adapter_meta(path)
+    if not saved:
         return
-    saved = json.loads(meta.read_text())
     want = base_fingerprint(lm)
     if saved.get("fingerprint") != want:
         raise ModelError(

@@ -6,20 +6,27 @@ from typing import Sequence
 
 from ..core.errors import DataError
 from ..data.samples import Sample
-from ..prompts.templates import Template, sample_prompt
+from ..prompts.templates import DEFAULT_STYLE, ChatTemplate, Template, load_template, sample_prompt
 
 
-def encode_prompt(tokenizer, sample: Sample, cutoff: int, template: Template | None = None,
+def lm_template(lm, prompt: str | None = None) -> Template | ChatTemplate:
+    """The prompt renderer a loaded model scores with: `prompt`, else the style of its adapter
+    (`lm.prompt`), else the default (Alpaca)."""
+    return load_template(prompt or lm.prompt or DEFAULT_STYLE, lm.tokenizer)
+
+
+def encode_prompt(tokenizer, sample: Sample, cutoff: int, template: Template | ChatTemplate | None = None,
                   reserve: int = 1, prefix: str = "") -> list[int]:
     """Token ids of `prefix` + a sample's prompt, at most `cutoff - reserve` long.
 
     When too long, the oldest history items are dropped one at a time: the question and the target
-    are never cut (the authors' truncation could cut off the question).
+    are never cut (the authors' truncation could cut off the question), in every prompt style.
     """
+    template = template or load_template()
     budget = cutoff - reserve
     s = sample
     while True:
-        ids = tokenizer(prefix + sample_prompt(s, template), add_special_tokens=True)["input_ids"]
+        ids = tokenizer(prefix + sample_prompt(s, template), add_special_tokens=template.add_special_tokens)["input_ids"]
         if len(ids) <= budget:
             return ids
         if not s.history:

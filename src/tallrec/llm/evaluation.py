@@ -16,7 +16,9 @@ from ..core.errors import DataError
 from ..core.io import write_json_atomic
 from ..core.metrics import metrics_record, write_metrics
 from ..data.samples import Sample
+from ..prompts.registry import DEFAULT_STYLE
 from .adapters import with_adapter
+from .encoding import lm_template
 from .models import LoadedModel, load_model
 from .scoring import ScoreOptions, Scorer
 
@@ -24,15 +26,17 @@ from .scoring import ScoreOptions, Scorer
 def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None, *, data: str,
              adapter: str | Path | None = None, seed: int | None = None, options: ScoreOptions | None = None,
              desc: str = "evaluating", **extra) -> dict:
-    """Score labelled samples, compute AUC; write metrics.json + scores.jsonl into `out` if given."""
+    """Score labelled samples in the model's prompt style (`lm.prompt`), compute AUC; write
+    metrics.json + scores.jsonl into `out` if given."""
     unlabeled = sum(s.label is None for s in samples)
     if unlabeled:
         raise DataError(f"{data}: {unlabeled} samples have no label; use `tallrec predict` for unlabeled data")
     t0 = time.time()
-    scores = Scorer(lm.model, lm.tokenizer, options).score(samples, desc=desc)
+    scores = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc=desc)
     labels = [bool(s.label) for s in samples]
     rec = metrics_record(labels, scores, model=lm.name, data=data, adapter=None if adapter is None else str(adapter),
-                         seed=seed, seconds=time.time() - t0, dtype=str(lm.dtype).replace("torch.", ""), **extra)
+                         seed=seed, seconds=time.time() - t0, dtype=str(lm.dtype).replace("torch.", ""),
+                         prompt=lm.prompt or DEFAULT_STYLE, **extra)
     if out is not None:
         write_metrics(out, rec, labels, scores)
     return rec
@@ -40,10 +44,11 @@ def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None,
 
 def predict(lm: LoadedModel, samples: Sequence[Sample], out_file: str | Path, options: ScoreOptions | None = None,
             **meta) -> np.ndarray:
-    """P(Yes) for (possibly unlabeled) samples, written as JSON: one entry per sample, input order."""
-    scores = Scorer(lm.model, lm.tokenizer, options).score(samples, desc="predicting")
+    """P(Yes) for (possibly unlabeled) samples in the model's prompt style, written as JSON: one
+    entry per sample, input order."""
+    scores = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc="predicting")
     rows = [{"index": i, "target": s.target, "p_yes": float(p)} for i, (s, p) in enumerate(zip(samples, scores))]
-    write_json_atomic(out_file, {"model": lm.name, **meta, "predictions": rows})
+    write_json_atomic(out_file, {"model": lm.name, "prompt": lm.prompt or DEFAULT_STYLE, **meta, "predictions": rows})
     return scores
 
 

@@ -4,6 +4,8 @@ The demonstrations are drawn once (with the seed, class-balanced) from the same 
 tuned models train on, and the same demonstrations precede every test prompt as complete Alpaca
 blocks (prompt + answer). Because they are identical for every sample they belong to the shared
 prompt prefix, whose key/value cache the scorer computes once: k-shot costs about what zero-shot does.
+Every block is written in the model's prompt style (`lm.prompt`; with the chat style each
+demonstration is a complete chat prompt followed by its answer).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from ..core.errors import DataError
 from ..core.metrics import metrics_record, write_metrics
 from ..data.fewshot import draw_fewshot
 from ..data.samples import Sample
-from ..prompts.templates import load_template, sample_prompt
-from .encoding import encode_prompt
+from ..prompts.registry import DEFAULT_STYLE
+from ..prompts.templates import ChatTemplate, Template, load_template, sample_prompt
+from .encoding import encode_prompt, lm_template
 from .models import LoadedModel
 from .scoring import ScoreOptions, Scorer
 
@@ -32,8 +35,8 @@ def demonstrations(pool: Sequence[Sample], k: int, seed: int) -> list[Sample]:
     return draw_fewshot(pool, k, seed, balanced=k >= 2)
 
 
-def demo_text(demos: Sequence[Sample]) -> str:
-    template = load_template()
+def demo_text(demos: Sequence[Sample], template: Template | ChatTemplate | None = None) -> str:
+    template = template or load_template()
     return "".join(sample_prompt(d, template) + d.output + "\n\n" for d in demos)
 
 
@@ -41,12 +44,13 @@ def icl_scores(lm: LoadedModel, samples: Sequence[Sample], demos: Sequence[Sampl
                options: ScoreOptions | None = None) -> np.ndarray:
     """P(Yes) of each sample with `demos` prepended; the query keeps the usual truncation rule."""
     options = options or ScoreOptions(cutoff=ICL_CUTOFF)
-    scorer = Scorer(lm.model, lm.tokenizer, options)
-    prefix = demo_text(demos)
-    prefix_ids = lm.tokenizer(prefix, add_special_tokens=True)["input_ids"] if prefix else []
+    template = lm_template(lm)
+    scorer = Scorer(lm.model, lm.tokenizer, options, template)
+    prefix = demo_text(demos, template)
+    prefix_ids = lm.tokenizer(prefix, add_special_tokens=template.add_special_tokens)["input_ids"] if prefix else []
     if len(prefix_ids) > options.cutoff - 256:
         raise DataError(f"{len(demos)} demonstrations take {len(prefix_ids)} tokens; raise the cutoff (now {options.cutoff})")
-    ids = [encode_prompt(lm.tokenizer, s, options.cutoff, prefix=prefix) for s in samples]
+    ids = [encode_prompt(lm.tokenizer, s, options.cutoff, template, prefix=prefix) for s in samples]
     return scorer.score_ids(ids, desc=f"in-context k={len(demos)}")
 
 
@@ -57,7 +61,7 @@ def run_icl(lm: LoadedModel, pool: Sequence[Sample], test: Sequence[Sample], k: 
     scores = icl_scores(lm, test, demos, options)
     labels = [bool(s.label) for s in test]
     rec = metrics_record(labels, scores, model=f"icl-k{k}:{lm.name}", data=data, seed=seed,
-                         seconds=time.time() - t0, method="in-context", k=k)
+                         seconds=time.time() - t0, method="in-context", k=k, prompt=lm.prompt or DEFAULT_STYLE)
     if out is not None:
         write_metrics(out, rec, labels, scores)
     return rec

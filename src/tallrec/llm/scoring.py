@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..core.errors import ModelError
 from ..data.samples import Sample
-from ..prompts.templates import Template, answer_token_ids, load_template
+from ..prompts.templates import ChatTemplate, Template, answer_token_ids, load_template
 from .encoding import common_prefix, encode_prompt
 from .models import cache_argument
 
@@ -41,9 +41,11 @@ class ScoreOptions:
 
 
 class Scorer:
-    """Scores Samples with a (possibly LoRA-wrapped) causal LM."""
+    """Scores Samples with a (possibly LoRA-wrapped) causal LM, in one prompt style (`template`;
+    the Alpaca one by default: pass `encoding.lm_template(lm)` for the style of a loaded adapter)."""
 
-    def __init__(self, model, tokenizer, options: ScoreOptions | None = None, template: Template | None = None):
+    def __init__(self, model, tokenizer, options: ScoreOptions | None = None,
+                 template: Template | ChatTemplate | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.options = options or ScoreOptions()
@@ -189,14 +191,15 @@ def _answer_head(model, answer) -> tuple:
     return decoder, (head, [answer.yes, answer.no])
 
 
-def reference_scores(model, tokenizer, samples: Sequence[Sample], cutoff: int = 512) -> np.ndarray:
+def reference_scores(model, tokenizer, samples: Sequence[Sample], cutoff: int = 512,
+                     template: Template | ChatTemplate | None = None) -> np.ndarray:
     """Plain full forward pass, one sample at a time, full logits: the yardstick the fast path is
     tested against."""
-    ans = answer_token_ids(tokenizer)
+    ans = answer_token_ids(tokenizer, template)
     out = []
     with torch.inference_mode():
         for s in samples:
-            ids = torch.tensor([encode_prompt(tokenizer, s, cutoff)], device=next(model.parameters()).device)
+            ids = torch.tensor([encode_prompt(tokenizer, s, cutoff, template)], device=next(model.parameters()).device)
             logits = model(input_ids=ids).logits[0, -1]
             out.append(torch.softmax(logits[[ans.yes, ans.no]].float(), -1)[0].item())
     return np.array(out)

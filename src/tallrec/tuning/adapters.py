@@ -12,12 +12,18 @@ from ..core.errors import ModelError
 from ..core.io import ensure_dir
 from ..llm.adapters import attach_adapter, base_fingerprint
 from ..llm.models import LoadedModel
+from ..prompts.registry import DEFAULT_STYLE
 from .config import TrainConfig
 
 
-def save_adapter(model, path: Path, lm: LoadedModel, extra: dict | None = None) -> Path:
+def save_adapter(model, path: Path, lm: LoadedModel, extra: dict | None = None, prompt: str | None = None) -> Path:
     """Save a LoRA adapter atomically and verify it is not empty (the authors' code silently saved
-    empty adapters with newer peft)."""
+    empty adapters with newer peft).
+
+    tallrec-base.json beside it records the base model and the prompt style it was trained with:
+    `prompt`, else the `prompt` of the training config in `extra["config"]`, else the default.
+    Loading the adapter (llm/adapters.py) reads the style back into `LoadedModel.prompt`.
+    """
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -29,7 +35,8 @@ def save_adapter(model, path: Path, lm: LoadedModel, extra: dict | None = None) 
         tensors = load_file(str(weights)) if weights.exists() else {}
         if not any("lora_" in k for k in tensors):
             raise ModelError(f"{path}: saved adapter holds no LoRA weights; refusing to keep an empty adapter")
-        meta = {"name": lm.name, "fingerprint": base_fingerprint(lm), **(extra or {})}
+        style = prompt or ((extra or {}).get("config") or {}).get("prompt") or DEFAULT_STYLE
+        meta = {"name": lm.name, "fingerprint": base_fingerprint(lm), "prompt": style, **(extra or {})}
         (tmp / "tallrec-base.json").write_text(json.dumps(meta, indent=2))
         if path.exists():
             shutil.rmtree(path)

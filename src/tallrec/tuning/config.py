@@ -1,44 +1,97 @@
-"""Tuning settings: the LoRA shape and the rec-tuning / stage-1 recipes (paper defaults)."""
+"""Tuning settings: the LoRA shape and the rec-tuning / stage-1 recipes (paper defaults).
+
+Every field is a setting of a YAML file (configs/rec/, configs/instruct/) and a command-line flag
+derived from it (cli/config_flags.py): its help text and range live here, in one place, and are
+checked when a config is built (core/config.py), before any model loads.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+
+from ..core.config import setting
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LOSS_ON = ("all", "answer")
+SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
+              "inverse_sqrt")
 
 
 @dataclass
 class LoraSettings:
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    r: int = setting(8, "LoRA rank", min=1)
+    alpha: int = setting(16, "LoRA alpha (scale = alpha / r)", min=1)
+    dropout: float = setting(0.05, "dropout on the LoRA branch", min=0.0, below=1.0)
+    targets: list[str] = setting(("q_proj", "v_proj"), "names of the modules LoRA wraps (comma-separated "
+                                 "on the command line)", nonempty=True)
 
 
 @dataclass
-class TrainConfig:
-    """Rec-tuning (stage 2) and instruction tuning (stage 1). Defaults are the paper's."""
+class LoraRecipe:
+    """What both stages share: the model, the LoRA shape and the optimizer."""
 
-    model: str = "smollm2-135m"
-    precision: str = "auto"          # auto | fp32 | bf16 | fp16
-    load_in_8bit: bool = False       # GPU only, as in the paper
-    shots: int | None = 64           # K few-shot samples drawn from the training pool; None/0 = all
-    seed: int = 0
-    balanced: bool = False           # draw K/2 liked and K/2 not-liked samples
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    lr: float = 1e-4
-    batch_size: int = 128            # effective batch (micro batches x accumulation x processes)
-    micro_batch_size: int = 32
-    epochs: int = 200
-    warmup_steps: int = 0
-    scheduler: str = "constant"     # any transformers scheduler name: constant, linear, cosine, ...
-    weight_decay: float = 0.0
-    cutoff: int = 512                # tokens; oldest history items are dropped to fit, never the question
-    prompt: str = "alpaca"           # prompt style (prompts/styles/); saved beside the adapter
-    loss_on: str = "all"             # all = the paper's loss on the whole prompt; answer = answer tokens only
-    eval_every: int = 10             # optimizer steps between validation AUC checks
-    patience: int = 10               # checks without improvement before stopping early
-    valid_size: int | None = None    # validation samples used for early stopping; None = all
-    eval_batch_size: int = 16
-    init_adapter: str | None = None  # continue from a stage-1 (instruction-tuned) adapter
+    model: str = setting("smollm2-135m", "registry name, HF folder or .gguf file of the base model")
+    precision: str = setting("auto", "weights dtype: auto (bf16 where the hardware runs it) | fp32 | bf16 | fp16",
+                             choices=PRECISIONS)
+    load_in_8bit: bool = setting(False, "8-bit base weights (GPU only, as in the paper)")
+    seed: int = setting(0, "seed of the sample draw, LoRA init and data order", min=0)
+    lora: LoraSettings = setting(LoraSettings, "the LoRA shape")
+    lr: float = setting(1e-4, "learning rate", gt=0.0)
+    batch_size: int = setting(128, "effective batch (micro batches x accumulation x processes)", min=1)
+    micro_batch_size: int = setting(32, "samples per forward pass; must divide the batch size", min=1)
+    epochs: int = setting(200, "passes over the training samples (early stopping usually ends sooner)", min=1)
+    warmup_steps: int = setting(0, "optimizer steps of learning-rate warmup", min=0)
+    scheduler: str = setting("constant", "a transformers scheduler name: constant, linear, cosine, ...",
+                             choices=SCHEDULERS)
+    weight_decay: float = setting(0.0, "AdamW weight decay", min=0.0)
+    cutoff: int = setting(512, "most tokens per example; the oldest history items are dropped to fit, "
+                          "never the question", min=64)
+    prompt: str = setting("alpaca", "prompt style (tallrec.prompts registry); saved beside the adapter")
+    loss_on: str = setting("all", "all = the paper's loss on the whole prompt; answer = answer tokens only",
+                           choices=LOSS_ON)
+    init_adapter: str | None = setting(None, "continue from a stage-1 (instruction-tuned) adapter folder")
+    checkpoint_every: int = setting(0, "optimizer steps between resumable checkpoints (0: at every "
+                                    "validation check, and at the end of each epoch without validation)", min=0)
+
+    def check(self) -> list[str]:
+        """Rules across fields (each problem one phrase); ranges of single fields are in `setting`."""
+        problems = []
+        if self.batch_size % self.micro_batch_size:
+            problems.append(f"micro_batch_size {self.micro_batch_size} must divide batch_size {self.batch_size}")
+        from ..prompts.registry import list_styles
+
+        if self.prompt not in list_styles():
+            problems.append(f"prompt: unknown prompt style {self.prompt!r} (known: {', '.join(list_styles())})")
+        return problems
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class TrainConfig(LoraRecipe):
+    """Rec-tuning (stage 2). Defaults are the paper's (configs/rec/paper.yaml spells them out)."""
+
+    shots: int | None = setting(64, "K few-shot samples drawn from the training pool; 0 or none = all", min=0)
+    balanced: bool = setting(False, "draw K/2 liked and K/2 not-liked samples")
+    eval_every: int = setting(10, "optimizer steps between validation AUC checks", min=1)
+    patience: int = setting(10, "validation checks without improvement before stopping early", min=1)
+    valid_size: int | None = setting(None, "validation samples used for early stopping; 0 or none = all", min=0)
+    eval_batch_size: int = setting(16, "samples per scoring batch at validation", min=1)
+
+
+@dataclass
+class InstructConfig(LoraRecipe):
+    """Stage 1 (Alpaca tuning). Defaults are alpaca-lora's (configs/instruct/alpaca-paper.yaml)."""
+
+    lr: float = setting(3e-4, "learning rate", gt=0.0)
+    micro_batch_size: int = setting(4, "records per forward pass; must divide the batch size", min=1)
+    epochs: int = setting(3, "passes over the records (the final adapter is kept)", min=1)
+    cutoff: int = setting(256, "most tokens per record; longer records are skipped (and counted)", min=64)
+    warmup_steps: int = setting(100, "optimizer steps of learning-rate warmup", min=0)
+    scheduler: str = setting("linear", "a transformers scheduler name (linear: the HF Trainer's default, "
+                             "which alpaca-lora uses)", choices=SCHEDULERS)
+    loss_on: str = setting("all", "all = alpaca-lora's train_on_inputs=True; answer = train_on_inputs=False",
+                           choices=LOSS_ON)
+    limit: int | None = setting(None, "train on N records, drawn with the seed from those that fit; none = all",
+                                min=1)

@@ -6,7 +6,7 @@ import torch
 
 from ..core.errors import TallrecError
 from ..data.samples import Sample
-from ..prompts.templates import Template, sample_prompt
+from ..prompts.templates import ChatTemplate, Template, sample_prompt
 from .config import TrainConfig
 
 IGNORE = -100
@@ -14,10 +14,13 @@ IGNORE = -100
 
 # ---------------------------------------------------------------- tokenization
 
-def encode_example(tokenizer, prompt: str, answer: str, cutoff: int, loss_on: str) -> dict | None:
-    """Token ids of prompt + answer + eos with labels; None when it does not fit the cutoff."""
-    p = tokenizer(prompt, add_special_tokens=True)["input_ids"]
-    full = tokenizer(prompt + answer, add_special_tokens=True)["input_ids"]
+def encode_example(tokenizer, prompt: str, answer: str, cutoff: int, loss_on: str,
+                   add_special_tokens: bool = True) -> dict | None:
+    """Token ids of prompt + answer + eos with labels; None when it does not fit the cutoff.
+
+    `add_special_tokens` is the prompt style's (False for a chat template, which writes its own)."""
+    p = tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"]
+    full = tokenizer(prompt + answer, add_special_tokens=add_special_tokens)["input_ids"]
     if tokenizer.eos_token_id is not None:
         full = full + [tokenizer.eos_token_id]
     if len(full) > cutoff:
@@ -26,11 +29,13 @@ def encode_example(tokenizer, prompt: str, answer: str, cutoff: int, loss_on: st
     return {"input_ids": full, "labels": labels}
 
 
-def encode_sample(tokenizer, sample: Sample, cfg: TrainConfig, template: Template) -> dict:
-    """A rec-tuning example; the oldest history items are dropped until it fits the cutoff."""
+def encode_sample(tokenizer, sample: Sample, cfg: TrainConfig, template: Template | ChatTemplate) -> dict:
+    """A rec-tuning example in the prompt style `template`; the oldest history items are dropped
+    until it fits the cutoff (never the question)."""
     s = sample
     while True:
-        ex = encode_example(tokenizer, sample_prompt(s, template), s.output, cfg.cutoff, cfg.loss_on)
+        ex = encode_example(tokenizer, sample_prompt(s, template), s.output, cfg.cutoff, cfg.loss_on,
+                            template.add_special_tokens)
         if ex is not None:
             return ex
         if not s.history:

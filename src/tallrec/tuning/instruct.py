@@ -10,8 +10,9 @@ with `init_adapter`). Differences from alpaca-lora, on purpose:
   checkpoint of lowest validation loss; here the final adapter is kept (`fit_lora` without
   validation), so every record can be used for training.
 
-The prompt is the shared Alpaca template (templates/alpaca.json) in its with-input and without-input
-variants, exactly the text stage 2 and the scorer use.
+The prompt is the configured prompt style (`cfg.prompt`; by default the shared Alpaca template,
+prompts/styles/alpaca.json) in its with-input and without-input variants, exactly the text stage 2
+and the scorer use; the style is recorded beside the adapter.
 """
 
 from __future__ import annotations
@@ -26,33 +27,13 @@ from ..core.config import dump_config
 from ..core.errors import DataError, TallrecError
 from ..core.io import ensure_dir, read_json, write_json_atomic, write_text_atomic
 from ..llm.models import LoadedModel, load_model
-from ..prompts.templates import Template, load_template, record_prompt
-from .config import TrainConfig
+from ..prompts.registry import load_style, load_template
+from ..prompts.templates import ChatTemplate, Template, record_prompt
+from .config import InstructConfig, TrainConfig
 from .distributed import is_main
 from .examples import encode_example
 from .rec_tune import check_out_dir
 from .trainer import TrainResult, fit_lora
-
-
-@dataclass
-class InstructConfig(TrainConfig):
-    """Stage-1 settings. Defaults are alpaca-lora's (configs/alpaca-paper.yaml spells them out).
-
-    Of the TrainConfig fields, stage 1 ignores the rec-tuning ones: shots, balanced, eval_every,
-    patience, valid_size, eval_batch_size.
-    """
-
-    lr: float = 3e-4
-    batch_size: int = 128
-    micro_batch_size: int = 4
-    epochs: int = 3
-    cutoff: int = 256
-    warmup_steps: int = 100
-    scheduler: str = "linear"        # the HF Trainer's default, which alpaca-lora uses
-    loss_on: str = "all"             # alpaca-lora's train_on_inputs=True; "answer" = train_on_inputs=False
-    shots: int | None = None         # unused in stage 1
-    limit: int | None = None         # train on N records (drawn with `seed` from those that fit); None = all
-
 
 # ---------------------------------------------------------------- the data
 
@@ -84,9 +65,11 @@ def load_alpaca_records(path: str | os.PathLike) -> list[dict]:
     return out
 
 
-def encode_record(tokenizer, record: dict, cfg: TrainConfig, template: Template | None = None) -> dict | None:
+def encode_record(tokenizer, record: dict, cfg: TrainConfig, template: Template | ChatTemplate | None = None) -> dict | None:
     """Token ids + labels of one Alpaca record; None when longer than the cutoff."""
-    return encode_example(tokenizer, record_prompt(record, template), record["output"], cfg.cutoff, cfg.loss_on)
+    template = template or load_template()
+    return encode_example(tokenizer, record_prompt(record, template), record["output"], cfg.cutoff, cfg.loss_on,
+                          template.add_special_tokens)
 
 
 @dataclass
@@ -120,8 +103,9 @@ def tune_instruct(cfg: InstructConfig | TrainConfig, records: Sequence[dict], ou
         raise TallrecError(f"limit must be a positive number of records, got {limit}")
     if not records:
         raise DataError(f"{source or 'instruction data'}: contains no records")
+    load_style(cfg.prompt)  # an unknown style is refused before the model loads
     lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
-    template = load_template()
+    template = load_template(cfg.prompt, lm.tokenizer)
     rows = [encode_record(lm.tokenizer, r, cfg, template) for r in records]
     fitting = [row for row in rows if row is not None]
     skipped = len(rows) - len(fitting)

@@ -20,7 +20,7 @@ from ..data.fewshot import draw_fewshot
 from ..data.samples import Sample
 from ..llm.models import LoadedModel, load_model
 from ..llm.scoring import ScoreOptions, Scorer, shard_ids
-from ..prompts.templates import load_template
+from ..prompts.registry import load_style, load_template
 from .config import TrainConfig
 from .distributed import is_main
 from .examples import encode_sample
@@ -41,6 +41,7 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
 
     Writes out/adapter (best adapter, loadable with plain PeftModel.from_pretrained), out/config.yaml,
     out/train_samples.json (the K samples), out/history.json (validation AUC per check).
+    Training and validation prompts are in the style `cfg.prompt`, recorded beside the adapter.
     """
     out = ensure_dir(out)
     cfg_text = dump_config(cfg)
@@ -53,8 +54,9 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
     vsub = list(valid) if not cfg.valid_size or cfg.valid_size >= len(valid) else draw_fewshot(valid, cfg.valid_size, seed=0)
     if len({bool(s.label) for s in vsub}) < 2:
         raise TallrecError("validation samples must contain both liked and not-liked samples")
+    load_style(cfg.prompt)  # an unknown style is refused before the model loads
     lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
-    template = load_template()
+    template = load_template(cfg.prompt, lm.tokenizer)
     rows = [encode_sample(lm.tokenizer, s, cfg, template) for s in train]
     write_text_atomic(out / "config.yaml", cfg_text)
     from ..data.samples import samples_to_json
@@ -65,7 +67,7 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
 
     def make_validate(model):
         scorer = Scorer(model, lm.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff,
-                                                          progress=progress and is_main()))
+                                                          progress=progress and is_main()), template)
         prompts = scorer.encode(vsub)  # tokenized once, scored at every check
         return lambda: auc(labels, shard_ids(scorer, prompts))
 

@@ -15,8 +15,7 @@ from ...core.errors import TallrecError
 from ...core.io import sha256_file
 from ...core.paths import data_dir as resolve_data_dir
 from ...data.datasets import DomainData, load_domain
-from ...tuning.config import TrainConfig
-from ...tuning.instruct import InstructConfig
+from ...tuning.config import InstructConfig, TrainConfig
 from .. import methods
 from ..common import DEFAULT_INSTRUCT_CONFIG, DEFAULT_REC_CONFIG
 from ..llm_cells import limit_test
