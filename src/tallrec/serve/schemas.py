@@ -66,6 +66,8 @@ def check_items(items: list[Item], unique: bool) -> list[Item]:
     for i, item in enumerate(items):
         if not title(item).strip():
             raise ValueError(f"item {i} has an empty title")
+        if "\n" in title(item) or "\r" in title(item):
+            raise ValueError(f"item {i}: a title holds no line break")
         if unique:
             key = item_key(item)
             if key in seen:

@@ -4,10 +4,13 @@ On SIGTERM (or Ctrl-C) uvicorn stops accepting connections, waits for every in-f
 get its response, then runs the app's shutdown (which drains the batcher). Stock uvicorn then
 raises the signal again so the process dies of it (exit status -15); a service manager that asked
 for a graceful stop should see a clean exit, so `GracefulServer` only records that it must stop.
+Connections in the listen backlog that the server had not accepted yet are refused, as by any
+server that stops accepting: a client retries them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import threading
@@ -16,11 +19,29 @@ import uvicorn
 
 
 class GracefulServer(uvicorn.Server):
+    # How long a connection accepted just before the signal may take to send its request.
+    request_grace_s = 2.0
+
     def handle_exit(self, sig: int, frame) -> None:
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True  # a second Ctrl-C: stop waiting for in-flight requests
         else:
             self.should_exit = True
+
+    async def shutdown(self, sockets=None) -> None:
+        """Stop accepting, then give connections that were accepted but have not sent their
+        request yet a moment to send it (stock uvicorn closes them at once, so a request sent
+        right at the signal was lost), then uvicorn's own shutdown: finish every request, drain."""
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_grace_s
+        while loop.time() < deadline and not self.force_exit and any(
+                getattr(c, "cycle", True) is None for c in list(self.server_state.connections)):
+            await asyncio.sleep(0.01)
+        await super().shutdown(sockets)
 
 
 def make_server(app, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> GracefulServer:

@@ -1,0 +1,86 @@
+"""`tallrec serve`: P(Yes) scoring and ranking over HTTP (see tallrec/serve/)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import List, Optional
+
+import typer
+
+from ..core.errors import TallrecError
+from . import app
+from .options import ModelOpt, PrecisionOpt
+
+API_KEY_ENV = "TALLREC_API_KEY"
+
+
+@app.command()
+def serve(
+    adapter: List[str] = typer.Option([], "--adapter", help="RUN or NAME=RUN: a run folder or an adapter folder "
+                                      "(repeatable; the first is the default a request gets)."),
+    no_adapter: bool = typer.Option(False, "--no-adapter", help="Also serve the untuned base model, as adapter "
+                                    "'base' (alone: the only one)."),
+    model: Optional[str] = ModelOpt,
+    precision: Optional[str] = PrecisionOpt,
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)."),
+    domain: str = typer.Option("movie", "--domain", help="The item noun of the prompt (movie, book, ...): the "
+                               "domain the adapters were tuned on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8000, "--port"),
+    max_batch: int = typer.Option(32, "--max-batch", help="Most candidates scored in one model batch."),
+    max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", help="Longest a request waits for its batch to fill."),
+    max_queue: int = typer.Option(256, "--max-queue", help="Most requests waiting or being scored; "
+                                  "one more gets 503 + Retry-After."),
+    max_candidates: int = typer.Option(200, "--max-candidates", help="Most candidates in one request."),
+    max_history: int = typer.Option(200, "--max-history", help="Most liked (and most disliked) items in one request."),
+    max_title_chars: int = typer.Option(300, "--max-title-chars", help="Longest item title."),
+    max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", help="Largest request body."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar=API_KEY_ENV, show_envvar=True,
+                                          help="Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key)."),
+    log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error."),
+):
+    """Serve P(Yes) scores and rankings over HTTP, micro-batching concurrent requests."""
+    from ..serve.app import ServeSettings, create_app
+    from ..serve.engine import load_engine, parse_adapter_specs
+    from ..serve.schemas import Limits
+    from ..serve.server import make_server
+
+    specs = parse_adapter_specs(adapter, no_adapter)
+    for name, value in (("--max-batch", max_batch), ("--max-queue", max_queue), ("--max-candidates", max_candidates),
+                        ("--max-history", max_history), ("--max-title-chars", max_title_chars),
+                        ("--max-body-bytes", max_body_bytes)):
+        if value < 1:
+            raise TallrecError(f"{name} must be at least 1")
+    if max_wait_ms < 0:
+        raise TallrecError("--max-wait-ms must be 0 or more")
+    if not 0 <= port <= 65535:
+        raise TallrecError(f"--port {port}: not a TCP port")
+    if not domain.strip() or any(c in domain for c in "\r\n\""):
+        raise TallrecError(f"--domain {domain!r}: one word or phrase, no quotes or line breaks")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not api_key and not _is_loopback(host):
+        logging.getLogger("tallrec.serve").warning("binding %s without --api-key: anyone who reaches it can score", host)
+    settings = ServeSettings(Limits(max_candidates, max_history, max_title_chars, max_body_bytes),
+                             max_batch, max_wait_ms, max_queue, api_key or None)
+    failure: list[str] = []
+
+    def load_failed(message: str) -> None:
+        failure.append(message)
+        server.should_exit = True
+
+    web = create_app(lambda: load_engine(specs, model, precision or "auto", device, max_batch, domain), settings, load_failed)
+    server = make_server(web, host, port, log_level)
+    server.run()
+    if failure:
+        raise TallrecError(failure[0])
+    if not server.started:
+        raise TallrecError(f"could not serve on {host}:{port} (see the log above)")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
