@@ -13,6 +13,11 @@ import typer
 
 from ..core.errors import TallrecError
 
+try:  # recent typer releases carry their own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click import exceptions as click_errors
+
 app = typer.Typer(
     name="tallrec",
     help="TALLRec: LoRA-tune a causal LLM to answer 'will this user like this item?'.",
@@ -34,20 +39,38 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code (tests call it directly)."""
+    """Entry point of the console script; returns the exit code (tests call it directly).
+
+    A TallrecError and a usage error (unknown option, a value of the wrong type) are one
+    `tallrec: error:` line and exit code 1; --help and a bare `tallrec` print help and exit 0.
+    """
     from ..core.runtime import keep_freed_memory
 
     keep_freed_memory()
     try:
-        app(args=argv, prog_name="tallrec", standalone_mode=True)
+        result = app(args=argv, prog_name="tallrec", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except click_errors.NoArgsIsHelpError as e:
+        typer.echo(e.ctx.get_help() if e.ctx else "")
+        code = 0
+    except (TallrecError, click_errors.ClickException) as e:
+        code = _error(e)
+    except typer.Abort:
+        code = _error(TallrecError("interrupted"))
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if argv is None:
-            raise
-        return code
-    except TallrecError as e:
-        print(f"tallrec: error: {e}", file=sys.stderr)
-        if argv is None:
-            sys.exit(1)
-        return 1
-    return 0
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _error(e: Exception) -> int:
+    if isinstance(e, click_errors.ClickException):
+        message = e.format_message().splitlines()[0] if e.format_message() else type(e).__name__
+        ctx = getattr(e, "ctx", None)
+        if isinstance(e, click_errors.UsageError) and ctx is not None:
+            message += f" (see: {ctx.command_path} --help)"
+    else:
+        message = str(e)
+    print(f"tallrec: error: {message}", file=sys.stderr)
+    return 1

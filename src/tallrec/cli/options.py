@@ -10,3 +10,12 @@ DataDirOpt = typer.Option(None, "--data-dir", help="Data folder (default $TALLRE
 TestLimitOpt = typer.Option(None, "--test-limit", help="Score only the first N test samples (of each domain).")
 CompileOpt = typer.Option(False, "--compile", help="Experimental: torch.compile the forward pass (a ~2 minute "
                           "compile on a 2-core CPU; 1.0-1.4x faster scoring there afterwards).")
+
+
+def check_precision(precision: str | None) -> None:
+    """--precision is one of the known names (checked before a model loads)."""
+    from ..core.errors import TallrecError
+    from ..tuning.config import PRECISIONS
+
+    if precision is not None and precision not in PRECISIONS:
+        raise TallrecError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")

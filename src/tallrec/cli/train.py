@@ -7,77 +7,64 @@ from typing import Optional
 
 import typer
 
+from ..core.config import packaged_configs
+from ..tuning.config import InstructConfig, TrainConfig
 from . import app
-from .options import ModelOpt, PrecisionOpt
+from .config_flags import config_flags
 
 
 @app.command()
+@config_flags(TrainConfig, exclude=("init_adapter",))
 def train(
     train: Path = typer.Option(..., "--train", help="Training pool (authors' JSON); K samples are drawn from it."),
     valid: Path = typer.Option(..., "--valid", help="Validation samples for early stopping on AUC."),
     out: Path = typer.Option(..., "--out", help="Run folder: adapter/, config.yaml, history.json."),
-    shots: Optional[int] = typer.Option(None, "--shots", help="K samples drawn from the pool (0 = all). Default 64."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for the draw, LoRA init and data order."),
-    config: Optional[str] = typer.Option(None, "--config", help="YAML settings file, or a packaged one: cpu-quick, paper."),
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    epochs: Optional[int] = typer.Option(None, "--epochs"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Effective batch size."),
-    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size"),
-    loss_on: Optional[str] = typer.Option(None, "--loss-on", help="all (paper) | answer"),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Optimizer steps between validation checks."),
-    patience: Optional[int] = typer.Option(None, "--patience"),
-    valid_size: Optional[int] = typer.Option(None, "--valid-size", help="Validation samples used (default all)."),
-    cutoff: Optional[int] = typer.Option(None, "--cutoff", help="Max tokens; oldest history items are dropped to fit."),
+    config: Optional[str] = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
+                                         f"{', '.join(packaged_configs('rec'))} (default: the paper's settings)."),
     init_adapter: Optional[Path] = typer.Option(None, "--init-adapter", help="Continue from a stage-1 adapter."),
-    balanced: Optional[bool] = typer.Option(None, "--balanced/--no-balanced", help="Draw K/2 liked, K/2 not liked."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow reusing a folder that holds another run."),
+    overrides: dict = None,
 ):
-    """Rec-tune (stage 2): LoRA on K samples, early stopping on validation AUC, best adapter kept."""
+    """Rec-tune (stage 2): LoRA on K samples, early stopping on validation AUC, best adapter kept.
+
+    Every setting of the config (configs/rec/paper.yaml lists them) is also a flag; a flag wins over the file."""
     from ..core.config import load_config, resolve_config
+    from ..core.io import check_writable
     from ..data import load_samples
-    from ..tuning.config import TrainConfig
+    from ..llm.adapters import require_adapter_dir
     from ..tuning.rec_tune import rec_tune
 
-    cfg = load_config(TrainConfig, resolve_config(config, "rec"), {
-        "model": model, "precision": precision, "shots": shots, "seed": seed, "lr": lr, "epochs": epochs,
-        "batch_size": batch_size, "micro_batch_size": micro_batch_size, "loss_on": loss_on,
-        "eval_every": eval_every, "patience": patience, "valid_size": valid_size, "cutoff": cutoff,
-        "init_adapter": str(init_adapter) if init_adapter else None, "balanced": balanced})
-    result = rec_tune(cfg, load_samples(train), load_samples(valid), out, overwrite=overwrite)
+    cfg = load_config(TrainConfig, resolve_config(config, "rec"),
+                      {**overrides, "init_adapter": str(init_adapter) if init_adapter else None})
+    if cfg.init_adapter:
+        require_adapter_dir(cfg.init_adapter)
+    check_writable(out)
+    pool, valid_samples = load_samples(train), load_samples(valid)
+    result = rec_tune(cfg, pool, valid_samples, out, overwrite=overwrite)
     typer.echo(f"best validation AUC {result.best_valid_auc:.4f} at step {result.best_step} "
                f"({result.steps} steps, {result.seconds:.0f} s); adapter: {result.adapter}")
 
 
 @app.command("tune-instruct")
+@config_flags(InstructConfig, exclude=("init_adapter",))
 def tune_instruct_cmd(
     data: Path = typer.Option(..., "--data", help="Alpaca records: a JSON list of {instruction, input, output}."),
     out: Path = typer.Option(..., "--out", help="Run folder: adapter/, config.yaml, instruct.json."),
     config: Optional[str] = typer.Option(
-        None, "--config", help="YAML settings file, or a packaged one: alpaca-cpu (CPU recipe), alpaca-paper. "
+        None, "--config", help=f"YAML settings file, or a packaged one: {', '.join(packaged_configs('instruct'))}. "
                                "Default: the paper's recipe (alpaca-lora)."),
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    epochs: Optional[int] = typer.Option(None, "--epochs"),
-    cutoff: Optional[int] = typer.Option(None, "--cutoff", help="Max tokens; longer records are skipped (counted)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Effective batch size."),
-    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Train on N records, drawn with --seed from those that fit the cutoff."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    loss_on: Optional[str] = typer.Option(None, "--loss-on", help="all (alpaca-lora's train_on_inputs) | answer"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow reusing a folder that holds another run."),
+    overrides: dict = None,
 ):
-    """Stage 1: LoRA-tune on Alpaca instruction records (the final adapter is kept)."""
-    from ..core.config import load_config, resolve_config
-    from ..core.io import sha256_file
-    from ..tuning.instruct import InstructConfig, load_alpaca_records, tune_instruct
+    """Stage 1: LoRA-tune on Alpaca instruction records (the final adapter is kept).
 
-    cfg = load_config(InstructConfig, resolve_config(config, "instruct"), {
-        "model": model, "precision": precision, "lr": lr, "epochs": epochs, "cutoff": cutoff,
-        "batch_size": batch_size, "micro_batch_size": micro_batch_size, "limit": limit, "seed": seed,
-        "loss_on": loss_on})
+    Every setting of the config (configs/instruct/alpaca-paper.yaml lists them) is also a flag."""
+    from ..core.config import load_config, resolve_config
+    from ..core.io import check_writable, sha256_file
+    from ..tuning.instruct import load_alpaca_records, tune_instruct
+
+    cfg = load_config(InstructConfig, resolve_config(config, "instruct"), overrides)
+    check_writable(out)
     records = load_alpaca_records(data)
     res = tune_instruct(cfg, records, out, overwrite=overwrite, source=f"{data} (sha256 {sha256_file(data)[:12]})",
                         log=typer.echo)
