@@ -30,3 +30,15 @@ def pairs(u: Sample, titles) -> list[Sample]:
     from dataclasses import replace
 
     return [replace(u, target=t) for t in titles]
+
+
+def one_line_error(code: int, err: str, *fragments: str) -> str:
+    """Exit code 1, one 'tallrec: error:' line last on stderr, no traceback; returns that line."""
+    assert code == 1, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines and lines[-1].startswith("tallrec: error: "), err
+    assert sum(line.startswith("tallrec: error") for line in lines) == 1
+    for f in fragments:
+        assert f in lines[-1], (f, lines[-1])
+    return lines[-1]
