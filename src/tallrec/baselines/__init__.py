@@ -40,29 +40,31 @@ BASELINES: dict[str, tuple[str, str]] = {
     "logreg": ("simple", "logistic regression on user like share, target like rate, history length"),
 }
 
-# Options each kind accepts (run_baseline(**options), CLI flags), with their defaults.
-SEQ_OPTIONS = {
-    "epochs": 50,
-    "patience": 5,
-    "lr": 1e-3,
-    "batch_size": 32,
-    "weight_decay": 0.0,
-    "valid_size": 1000,
-    "device": "cpu",
-    "dim": 64,
-    "hidden": 64,
-    "max_history": 10,
-    "dropout": 0.2,
-    "unk_dropout": 0.0,
-    "head": "dot+user",
-    "alpha": 0.1,
-    "beta": 1.0,
-    "encoder": None,
-    "balanced": False,
-}
-SIMPLE_OPTIONS = {"C": 1.0, "smoothing": 2.0, "balanced": False}
 # Accepted by every baseline for a uniform interface (ignored where meaningless, e.g. by like-share).
 COMMON_OPTIONS = {"epochs", "patience", "lr", "batch_size", "valid_size", "device", "balanced"}
+
+
+def baseline_options(name: str, options: dict) -> dict:
+    """The full, checked settings of baseline `name`: its kind's defaults (settings.py) under
+    `options`; an unknown option or a bad value is one line."""
+    from dataclasses import asdict, fields
+
+    from ..core.config import build_config
+    from .settings import settings_class
+
+    cls = settings_class(BASELINES[check_name(name)][0])
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(options) - known - COMMON_OPTIONS)
+    if unknown:
+        raise TallrecError(f"baseline {name!r} does not take option(s) {', '.join(unknown)}")
+    given = {k: v for k, v in options.items() if k in known}
+    # The Python API may hand over a loaded text encoder instead of a folder name.
+    encoder = given.pop("encoder", None)
+    opts = asdict(build_config(cls, given, f"baseline {name!r}"))
+    if "encoder" in opts:
+        opts["encoder"] = encoder if not isinstance(encoder, str) else build_config(
+            cls, {"encoder": encoder}, f"baseline {name!r}").encoder
+    return opts
 
 
 @dataclass
@@ -106,21 +108,17 @@ def fit_baseline(
     the simple baselines ignore it. `data` names the test data in the record (default "<memory>").
     """
     kind = BASELINES[check_name(name)][0]
-    allowed = (set(SEQ_OPTIONS) if kind == "seq" else set(SIMPLE_OPTIONS)) | COMMON_OPTIONS
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise TallrecError(f"baseline {name!r} does not take option(s) {', '.join(unknown)}")
+    opts = baseline_options(name, options)
     test = list(test)
     if not test:
         raise DataError("the test data holds no samples")
     if any(s.label is None for s in test):
         raise DataError("the test data holds samples without a label; AUC needs Yes./No. outputs")
     t0 = time.perf_counter()
-    few = draw_fewshot(list(train), shots, seed, balanced=bool(options.get("balanced", False)))
+    few = draw_fewshot(list(train), shots, seed, balanced=opts["balanced"])
     if kind == "seq":
         if not valid:
             raise DataError(f"baseline {name!r} needs validation data (--valid) for early stopping")
-        opts = {**SEQ_OPTIONS, **options}
         val = subset(valid, opts["valid_size"], seed)
         if any(s.label is None for s in val):
             raise DataError("the validation data holds samples without a label")
@@ -128,7 +126,6 @@ def fit_baseline(
 
         scores, extras = run_sequential(name, few, val, test, seed, opts)
     else:
-        opts = {**SIMPLE_OPTIONS, **options}
         from .simple import run_simple
 
         scores, extras = run_simple(name, few, test, opts)
@@ -167,7 +164,7 @@ def run_baseline(
 
     train: the few-shot pool (K = `shots` samples are drawn from it with `seed`); valid: validation
     samples for early stopping; test: labelled test samples. With `out`, metrics.json and
-    scores.jsonl are written there. Options: see SEQ_OPTIONS / SIMPLE_OPTIONS.
+    scores.jsonl are written there. Options: see settings.py (SeqSettings / SimpleSettings).
     """
     res = fit_baseline(name, train, valid, test, shots, seed, data=data, **options)
     if out is not None:

@@ -11,9 +11,17 @@ from typing import Optional
 
 import typer
 
-from ..baselines import BASELINES, SEQ_OPTIONS, check_name, run_baseline
+from ..baselines import BASELINES, check_name, run_baseline
+from ..baselines.settings import (
+    CONFIG_NAMES,
+    SeqSettings,
+    SimpleSettings,
+    settings_class,
+)
+from ..core.config import packaged_configs
 from ..core.errors import TallrecError
 from . import app
+from .config_flags import config_flags
 
 _LIST = "\n".join(f"  {name:<11} {desc}" for name, (_, desc) in BASELINES.items())
 
@@ -28,49 +36,41 @@ def _help() -> str:
 
 
 @app.command("baseline", help=_help(), no_args_is_help=True)
+@config_flags(SeqSettings, SimpleSettings)
 def baseline(
     name: str = typer.Argument(..., metavar="NAME", help="Baseline name, or `list`."),
     train: Optional[Path] = typer.Option(None, "--train", help="Few-shot pool (authors' JSON format)."),
     valid: Optional[Path] = typer.Option(None, "--valid", help="Validation data for early stopping."),
     test: Optional[Path] = typer.Option(None, "--test", help="Labelled test data."),
-    shots: int = typer.Option(64, "--shots", "-k", help="K: samples drawn from --train (0 = all)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the draw, the model init and the batch order."),
+    shots: int = typer.Option(64, "--shots", "-k", min=0, help="K: samples drawn from --train (0 = all)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the draw, the model init and the batch order."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (metrics.json, scores.jsonl)."),
-    epochs: int = typer.Option(SEQ_OPTIONS["epochs"], "--epochs", help="Most epochs (sequential models)."),
-    patience: int = typer.Option(SEQ_OPTIONS["patience"], "--patience", help="Early-stopping patience."),
-    lr: float = typer.Option(SEQ_OPTIONS["lr"], "--lr", help="Adam learning rate."),
-    batch_size: int = typer.Option(SEQ_OPTIONS["batch_size"], "--batch-size", help="Minibatch size."),
-    valid_size: int = typer.Option(SEQ_OPTIONS["valid_size"], "--valid-size", help="Seeded validation subset (0 = all)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    balanced: bool = typer.Option(False, "--balanced", help="Draw K/2 liked and K/2 not-liked shots."),
-    head: str = typer.Option(
-        SEQ_OPTIONS["head"], "--head", help="Scorer of the sequential models: dot+user (dot product + user bias) or dot."
-    ),
-    encoder: Optional[str] = typer.Option(
-        None, "--encoder", help="Text encoder folder for the -bert baselines (default: packaged all-MiniLM-L6-v2)."
-    ),
+    config: Optional[str] = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
+                                         f"{', '.join(packaged_configs('baselines'))} (default: the one of "
+                                         "the baseline's kind, configs/baselines/)."),
+    overrides: dict = None,
 ) -> None:
     if name == "list":
         typer.echo(_LIST)
         return
-    check_name(name)
+    kind = BASELINES[check_name(name)][0]
     missing = [flag for flag, v in (("--train", train), ("--test", test), ("--out", out)) if v is None]
-    if BASELINES[name][0] == "seq" and valid is None:
+    if kind == "seq" and valid is None:
         missing.append("--valid")
     if missing:
         raise TallrecError(f"baseline {name} needs {', '.join(missing)}")
+    from dataclasses import asdict, fields
+
+    from ..core.config import load_config, resolve_config
+    from ..core.io import check_writable
     from ..data.samples import load_samples
 
+    cls = settings_class(kind)
+    given = {k: v for k, v in overrides.items() if k in {f.name for f in fields(cls)}}
+    options = asdict(load_config(cls, resolve_config(config, "baselines", CONFIG_NAMES[kind]), given))
     pool, test_samples = load_samples(train), load_samples(test)
     valid_samples = load_samples(valid) if valid is not None else None
-    options = dict(
-        epochs=epochs, patience=patience, lr=lr, batch_size=batch_size, valid_size=valid_size,
-        device=device, balanced=balanced,
-    )
-    if BASELINES[name][0] == "seq":
-        options["head"] = head
-        if encoder is not None:
-            options["encoder"] = encoder
+    check_writable(out)
     rec = run_baseline(name, pool, valid_samples, test_samples, shots, seed, out=out, data=test, **options)
     extra = f", best epoch {rec['best_epoch']}" if "best_epoch" in rec else ""
     typer.echo(f"{name}: AUC {rec['auc']:.4f} on {rec['n']} samples ({rec['shots']} shots{extra}) -> {out}/metrics.json")

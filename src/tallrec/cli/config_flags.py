@@ -46,13 +46,13 @@ def _help(f: dataclasses.Field, default) -> str:
     return f"{text} [config default: {shown}]"
 
 
-def config_flags(cls, exclude: tuple[str, ...] = ()):
-    """Decorator: the command gets one flag per setting of `cls` (except `exclude`), collected into
-    its `overrides: dict` parameter (only the flags given; the rest come from --config)."""
-    defaults = cls()
+def config_flags(*classes, exclude: tuple[str, ...] = ()):
+    """Decorator: the command gets one flag per setting of the config classes (except `exclude`;
+    a name two classes share is one flag), collected into its `overrides: dict` parameter (only
+    the flags given, None for the rest, which come from --config)."""
 
-    def default_of(key: str):
-        value = defaults
+    def default_of(cls, key: str):
+        value = cls()
         for part in key.split("."):
             value = getattr(value, part)
         return value
@@ -61,13 +61,13 @@ def config_flags(cls, exclude: tuple[str, ...] = ()):
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "overrides"]
         taken = {p.name for p in own}
         derived = {}
-        for key, tp, f in _flat_fields(cls):
+        for cls, (key, tp, f) in ((c, item) for c in classes for item in _flat_fields(c)):
             name = key.replace(".", "_")
-            if key in exclude or name in taken:
+            if key in exclude or name in taken or name in derived:
                 continue
             flag = "--" + name.replace("_", "-")
             decl = f"{flag}/--no-{flag[2:]}" if _cli_type(tp) is bool else flag
-            option = typer.Option(None, decl, help=_help(f, default_of(key)), show_default=False)
+            option = typer.Option(None, decl, help=_help(f, default_of(cls, key)), show_default=False)
             derived[name] = (key, inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                                     annotation=Optional[_cli_type(tp)]))
 

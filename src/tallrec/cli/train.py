@@ -46,7 +46,7 @@ def train(
 
 
 @app.command("tune-instruct")
-@config_flags(InstructConfig, exclude=("init_adapter",))
+@config_flags(InstructConfig)
 def tune_instruct_cmd(
     data: Path = typer.Option(..., "--data", help="Alpaca records: a JSON list of {instruction, input, output}."),
     out: Path = typer.Option(..., "--out", help="Run folder: adapter/, config.yaml, instruct.json."),

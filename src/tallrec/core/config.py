@@ -1,6 +1,6 @@
 """Dataclass configs: defaults in code, a YAML file over them, command-line options over both.
 
-`load_config(TrainConfig, "configs/cpu-quick.yaml", {"lr": 3e-4})` gives the defaults, replaced by
+`load_config(TrainConfig, resolve_config("cpu-quick", "rec"), {"lr": 3e-4})` gives the defaults, replaced by
 the file's keys, replaced by the non-None overrides. Unknown keys are an error naming the file.
 """
 
@@ -170,6 +170,11 @@ def _check_override(cls, key: str, value) -> None:
     if f is None:
         return
     _check_range(f, _coerce(typing.get_type_hints(owner)[name], value, flag), flag)
+
+
+def build_config(cls: type[T], values: dict[str, Any], where: str) -> T:
+    """`cls` from a mapping of settings (a grid's options, an API call), checked like a file's."""
+    return _build(cls, dict(values), where)
 
 
 def dump_config(cfg) -> str:
