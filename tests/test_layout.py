@@ -68,6 +68,25 @@ def test_nothing_in_data_imports_the_llm_or_tuning():
     assert not bad
 
 
+# The folders in the order data flows (README, "Development"): each imports only those before it.
+LAYERS = ["core", "data", "prompts", "llm", "tuning", "recommend", "baselines", "experiments", "serve", "cli"]
+
+
+def test_each_folder_imports_only_the_folders_before_it():
+    assert sorted(LAYERS) == sorted(p.name for p in PKG.iterdir() if (p / "__init__.py").is_file())
+    bad = []
+    for p in MODULES:
+        here = p.relative_to(PKG).parts[0]
+        if here not in LAYERS:
+            continue
+        for m, names, line in _imports(p):
+            for t in _targets(m, names):
+                there = t.split(".")[1] if t.count(".") else None
+                if there in LAYERS and LAYERS.index(there) > LAYERS.index(here):
+                    bad.append((str(p.relative_to(PKG)), t, line))
+    assert not bad
+
+
 def test_nothing_below_cli_imports_cli():
     below = [p for p in MODULES if not p.is_relative_to(PKG / "cli") and p.name != "__main__.py"]  # `python -m tallrec`
     bad = [(str(p.relative_to(PKG)), m, line) for p in below
