@@ -60,4 +60,4 @@ def test_icl_command(run_cli, tmp_path, tiny_model_dir):
     assert "in-context k=2: AUC" in out and (tmp_path / "icl" / "metrics.json").exists()
     code, _, err = run_cli("icl", "--train", tmp_path / "pool.json", "--test", tmp_path / "test.json",
                            "--out", tmp_path / "icl", "--k", -1)
-    assert code == 1 and "--k must be 0 or more" in err
+    assert code == 1 and "Invalid value for '--k'" in err

@@ -148,25 +148,11 @@ def fit_baseline(
     return BaselineResult(record, labels, [float(s) for s in scores])
 
 
-def run_baseline(
-    name: str,
-    train: Sequence[Sample],
-    valid: Sequence[Sample] | None,
-    test: Sequence[Sample],
-    shots: int | None,
-    seed: int = 0,
-    *,
-    out: str | os.PathLike | None = None,
-    data: str | os.PathLike | None = None,
-    **options,
-) -> dict:
-    """Run baseline `name` (see `BASELINES`) and return its metrics record.
-
-    train: the few-shot pool (K = `shots` samples are drawn from it with `seed`); valid: validation
-    samples for early stopping; test: labelled test samples. With `out`, metrics.json and
-    scores.jsonl are written there. Options: see settings.py (SeqSettings / SimpleSettings).
-    """
-    res = fit_baseline(name, train, valid, test, shots, seed, data=data, **options)
+def run_baseline(name: str, *args, out: str | os.PathLike | None = None, **kwargs) -> dict:
+    """`fit_baseline(name, *args, **kwargs)` (the pool, validation and test samples, K, seed,
+    options: see settings.py), and its metrics record; with `out`, metrics.json and scores.jsonl
+    are written there."""
+    res = fit_baseline(name, *args, **kwargs)
     if out is not None:
         from ..core.metrics import write_metrics
 

@@ -37,16 +37,16 @@ def _cli_type(tp):
     return str if typing.get_origin(tp) is list else tp
 
 
-def _help(f: dataclasses.Field, default) -> str:
+def _help(f: dataclasses.Field, default, label: str) -> str:
     text = f.metadata.get("help", "")
     choices = f.metadata.get("choices")
     if choices and "|" not in text:
         text += f" ({' | '.join(choices)})"
     shown = ",".join(default) if isinstance(default, list) else default
-    return f"{text} [config default: {shown}]"
+    return text if default is None or default is False else f"{text} [{label}: {shown}]"
 
 
-def config_flags(*classes, exclude: tuple[str, ...] = ()):
+def config_flags(*classes, exclude: tuple[str, ...] = (), default_label: str = "config default"):
     """Decorator: the command gets one flag per setting of the config classes (except `exclude`;
     a name two classes share is one flag), collected into its `overrides: dict` parameter (only
     the flags given, None for the rest, which come from --config)."""
@@ -66,8 +66,9 @@ def config_flags(*classes, exclude: tuple[str, ...] = ()):
             if key in exclude or name in taken or name in derived:
                 continue
             flag = "--" + name.replace("_", "-")
-            decl = f"{flag}/--no-{flag[2:]}" if _cli_type(tp) is bool else flag
-            option = typer.Option(None, decl, help=_help(f, default_of(cls, key)), show_default=False)
+            # A bool gets --x/--no-x, except a setting that is itself a negation (no_adapter: --no-adapter).
+            decl = f"{flag}/--no-{flag[2:]}" if _cli_type(tp) is bool and not name.startswith("no_") else flag
+            option = typer.Option(None, decl, help=_help(f, default_of(cls, key), default_label), show_default=False)
             derived[name] = (key, inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                                     annotation=Optional[_cli_type(tp)]))
 

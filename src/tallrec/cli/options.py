@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import typer
+
+from ..core.config import setting
+from ..tuning.config import PRECISIONS
 
 ModelOpt = typer.Option(None, "--model", help="Registry name (smollm2-135m, gemma3-270m), HF folder or .gguf file.")
 PrecisionOpt = typer.Option(None, "--precision", help="auto | fp32 | bf16 | fp16 (auto: bf16 where the hardware runs it).")
@@ -12,10 +17,36 @@ CompileOpt = typer.Option(False, "--compile", help="Experimental: torch.compile 
                           "compile on a 2-core CPU; 1.0-1.4x faster scoring there afterwards).")
 
 
+@dataclass
+class ScoringFlags:
+    """The options of every command that scores with a base model and, maybe, an adapter
+    (`@config_flags(ScoringFlags)`: one definition, the same names and checks everywhere)."""
+
+    adapter: str | None = setting(None, "LoRA adapter folder (a run folder's adapter/)")
+    no_adapter: bool = setting(False, "score with the untuned base model")
+    model: str | None = setting(None, "registry name (smollm2-135m, gemma3-270m), HF folder or .gguf file "
+                                "(default: the adapter's base model, else smollm2-135m)")
+    precision: str = setting("auto", "auto (bf16 where the hardware runs it) | fp32 | bf16 | fp16",
+                             choices=PRECISIONS)
+    batch_size: int = setting(16, "samples per scoring batch", min=1)
+    cutoff: int = setting(512, "most tokens per prompt; the oldest history items are dropped to fit, never the "
+                          "question", min=64)
+    compile: bool = setting(False, "experimental: torch.compile the forward pass (a ~2 minute compile on a "
+                            "2-core CPU; 1.0-1.4x faster scoring there afterwards)")
+    prompt: str | None = setting(None, "prompt style (alpaca, chat, stats, ...); with --adapter it must be the "
+                                 "style the adapter was trained with (default: that style, else alpaca)")
+
+    def check(self) -> list[str]:
+        from ..prompts.registry import list_styles
+
+        if self.prompt is not None and self.prompt not in list_styles():
+            return [f"--prompt: unknown prompt style {self.prompt!r} (known: {', '.join(list_styles())})"]
+        return []
+
+
 def check_precision(precision: str | None) -> None:
     """--precision is one of the known names (checked before a model loads)."""
     from ..core.errors import TallrecError
-    from ..tuning.config import PRECISIONS
 
     if precision is not None and precision not in PRECISIONS:
         raise TallrecError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")

@@ -7,89 +7,65 @@ from typing import Optional
 
 import typer
 
+from ..core.config import load_config
 from ..core.errors import TallrecError
 from . import app
-from .options import CompileOpt, ModelOpt, PrecisionOpt, check_precision
-
-PromptOpt = typer.Option(None, "--prompt", help="Prompt style (tallrec.prompts: alpaca, chat, stats, ...); with "
-                                                 "--adapter it must be the style the adapter was trained with "
-                                                 "(default: that style; without an adapter: alpaca).")
-AdapterOpt = typer.Option(None, "--adapter", help="LoRA adapter folder (a run folder's adapter/).")
-NoAdapterOpt = typer.Option(False, "--no-adapter", help="Score with the untuned base model.")
-BatchOpt = typer.Option(16, "--batch-size", min=1, help="Samples per scoring batch.")
-CutoffOpt = typer.Option(512, "--cutoff", min=64, help="Most tokens per prompt; the oldest history items are "
-                                                       "dropped to fit, never the question.")
+from .config_flags import config_flags
+from .options import ScoringFlags
 
 
-def _scoring_setup(data: Path, out: Path, out_is_folder: bool, adapter: Path | None, no_adapter: bool,
-                   model: str | None, precision: str | None, prompt: str | None, limit: int | None = None):
+def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlags, limit: int | None = None):
     """Validate every input (options, samples, adapter, prompt style, output location), then load
     the model: a mistake costs no model load and writes nothing."""
     from ..core.io import check_writable
     from ..data import load_samples
     from ..llm.adapters import check_adapter_prompt, with_adapter
     from ..llm.models import DEFAULT_MODEL, load_model
-    from ..prompts.registry import load_style
+    from ..llm.scoring import ScoreOptions
 
-    if (adapter is None) == (not no_adapter):
+    adapter = Path(flags.adapter) if flags.adapter else None
+    if (adapter is None) == (not flags.no_adapter):
         raise TallrecError("give exactly one of --adapter DIR or --no-adapter")
-    check_precision(precision)
-    if prompt is not None:
-        load_style(prompt)
     if adapter is not None:
-        check_adapter_prompt(adapter, prompt)
-    base = _base_model(model, adapter) or DEFAULT_MODEL
+        check_adapter_prompt(adapter, flags.prompt)
+    base = _base_model(flags.model, adapter) or DEFAULT_MODEL
     samples = load_samples(data)
     samples = samples[:limit] if limit else samples
     check_writable(out, folder=out_is_folder)
-    lm = with_adapter(load_model(base, precision or "auto"), adapter, prompt=prompt)
-    return lm, samples
+    lm = with_adapter(load_model(base, flags.precision), adapter, prompt=flags.prompt)
+    return lm, samples, ScoreOptions(batch_size=flags.batch_size, cutoff=flags.cutoff, compile=flags.compile)
 
 
 @app.command()
+@config_flags(ScoringFlags, default_label="default")
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Labelled samples (authors' JSON)."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and scores.jsonl."),
-    adapter: Optional[Path] = AdapterOpt,
-    no_adapter: bool = NoAdapterOpt,
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    batch_size: int = BatchOpt,
-    cutoff: int = CutoffOpt,
-    compile: bool = CompileOpt,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N samples."),
-    prompt: Optional[str] = PromptOpt,
+    overrides: dict = None,
 ):
     """AUC of P(Yes) on labelled samples (writes metrics.json + scores.jsonl)."""
     from ..llm.evaluation import evaluate as run_eval
-    from ..llm.scoring import ScoreOptions
 
-    lm, samples = _scoring_setup(data, out, True, adapter, no_adapter, model, precision, prompt, limit)
-    rec = run_eval(lm, samples, out, data=str(data), adapter=adapter,
-                   options=ScoreOptions(batch_size=batch_size, cutoff=cutoff, compile=compile))
+    flags = load_config(ScoringFlags, None, overrides)
+    lm, samples, options = _scoring_setup(data, out, True, flags, limit)
+    rec = run_eval(lm, samples, out, data=str(data), adapter=flags.adapter, options=options)
     typer.echo(f"AUC {rec['auc']:.4f} on {rec['n']} samples ({rec['seconds']:.0f} s) -> {out / 'metrics.json'}")
 
 
 @app.command()
+@config_flags(ScoringFlags, default_label="default")
 def predict(
     data: Path = typer.Option(..., "--data", help="Samples (output may be empty)."),
     out: Path = typer.Option(..., "--out", help="JSON file of P(Yes) per sample."),
-    adapter: Optional[Path] = AdapterOpt,
-    no_adapter: bool = NoAdapterOpt,
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    batch_size: int = BatchOpt,
-    cutoff: int = CutoffOpt,
-    compile: bool = CompileOpt,
-    prompt: Optional[str] = PromptOpt,
+    overrides: dict = None,
 ):
     """P(Yes) for each sample, labelled or not."""
     from ..llm.evaluation import predict as run_predict
-    from ..llm.scoring import ScoreOptions
 
-    lm, samples = _scoring_setup(data, out, False, adapter, no_adapter, model, precision, prompt)
-    run_predict(lm, samples, out, options=ScoreOptions(batch_size=batch_size, cutoff=cutoff, compile=compile),
-                adapter=None if adapter is None else str(adapter))
+    flags = load_config(ScoringFlags, None, overrides)
+    lm, samples, options = _scoring_setup(data, out, False, flags)
+    run_predict(lm, samples, out, options=options, adapter=flags.adapter)
     typer.echo(f"{len(samples)} predictions -> {out}")
 
 
@@ -105,19 +81,15 @@ def _base_model(model: str | None, adapter: Path | None) -> str | None:
 
 
 @app.command()
+@config_flags(ScoringFlags, exclude=("adapter", "no_adapter", "cutoff"), default_label="default")
 def icl(
     train: Path = typer.Option(..., "--train", help="Pool the demonstrations are drawn from."),
     test: Path = typer.Option(..., "--test", help="Labelled test samples."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and scores.jsonl."),
     k: int = typer.Option(0, "--k", min=0, help="Demonstrations (0 = zero-shot); drawn class-balanced with the seed."),
-    seed: int = typer.Option(0, "--seed"),
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    batch_size: int = BatchOpt,
-    compile: bool = CompileOpt,
+    seed: int = typer.Option(0, "--seed", min=0),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N test samples."),
-    prompt: Optional[str] = typer.Option(None, "--prompt", help="Prompt style of the demonstrations and the query "
-                                                                "(default alpaca)."),
+    overrides: dict = None,
 ):
     """In-context baseline: the untuned model, zero-shot or with k demonstrations, same P(Yes) scorer."""
     from ..core.io import check_writable
@@ -126,15 +98,12 @@ def icl(
     from ..llm.icl import ICL_CUTOFF, run_icl
     from ..llm.models import DEFAULT_MODEL, load_model
     from ..llm.scoring import ScoreOptions
-    from ..prompts.registry import load_style
 
-    check_precision(precision)
-    if prompt is not None:
-        load_style(prompt)
+    flags = load_config(ScoringFlags, None, overrides)
     pool, samples = load_samples(train), load_samples(test)
-    check_writable(out)
     samples = samples[:limit] if limit else samples
-    lm = with_adapter(load_model(model or DEFAULT_MODEL, precision or "auto"), None, prompt=prompt)
-    rec = run_icl(lm, pool, samples, k, seed, out, data=str(test), options=ScoreOptions(batch_size=batch_size, cutoff=ICL_CUTOFF,
-                                                                                           compile=compile))
+    check_writable(out)
+    lm = with_adapter(load_model(flags.model or DEFAULT_MODEL, flags.precision), None, prompt=flags.prompt)
+    options = ScoreOptions(batch_size=flags.batch_size, cutoff=ICL_CUTOFF, compile=flags.compile)
+    rec = run_icl(lm, pool, samples, k, seed, out, data=str(test), options=options)
     typer.echo(f"in-context k={k}: AUC {rec['auc']:.4f} on {rec['n']} samples -> {out / 'metrics.json'}")
