@@ -42,3 +42,29 @@ def one_line_error(code: int, err: str, *fragments: str) -> str:
     for f in fragments:
         assert f in lines[-1], (f, lines[-1])
     return lines[-1]
+
+
+def write_ml(folder, ratings, titles=None):
+    """tests/data/conftest.write_ml (the tiny MovieLens-format raw folder), loaded by path: tests/data
+    is no package."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("tests_data_conftest", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.write_ml(folder, ratings, titles)
+
+
+def synthetic_ml(folder, users: int = 12, per_user: int = 30, items: int = 80, seed: int = 0):
+    """A raw folder with enough windows for a test split with liked targets."""
+    rng = random.Random(seed)
+    ratings, ts = [], 1_000_000
+    for u in range(1, users + 1):
+        for item in rng.sample(range(1, items + 1), per_user):
+            ts += rng.randint(1, 100)
+            ratings.append((u, item, rng.randint(1, 5), ts))
+    titles = {i: f"Film {i} ({1950 + i % 50})" for i in range(1, items + 1)}
+    titles[7] = titles[8]  # u.item holds some titles twice under two ids
+    return write_ml(folder, ratings, titles), ratings, titles

@@ -85,6 +85,33 @@ def prepare_movielens(
     _write_splits(out, build_movielens(raw or resolve(data_dir) / "ml-100k"))
 
 
+@_command(prepare_app, "ranking")
+def prepare_ranking(
+    out: Annotated[Path, typer.Option("--out", help="Output folder for train.json, valid.json, test.jsonl, manifest.json.")],
+    raw: Annotated[
+        Optional[Path], typer.Option("--raw", help="Folder with u.data and u.item (default: DATA_DIR/ml-100k).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    negatives: Annotated[int, typer.Option("--negatives", help="Unrated movies drawn per list.")] = 19,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the negative sampling.")] = 0,
+):
+    """MovieLens-100K ranking benchmark: each liked test target among 19 movies the user never rated.
+
+    The windows and the 8:1:1 split of `prepare movielens`; for each test window whose target the
+    user liked, the target plus --negatives unrated movies drawn with random.Random(SEED), shuffled.
+    test.jsonl is `tallrec rank` input with a "target" id; train.json/valid.json are the TALLRec
+    split (few-shot pool, popularity counts); manifest.json records the rule and every sha256.
+    """
+    from ..core.paths import data_dir as resolve
+    from ..data.builders.ranking import build_ranking
+
+    files = build_ranking(raw or resolve(data_dir) / "ml-100k", negatives=negatives, seed=seed)
+    lists = files["test.jsonl"].count(b"\n")
+    _write(out, files, {"train": files["train.json"].count(b'"instruction"'),
+                        "valid": files["valid.json"].count(b'"instruction"')})
+    typer.echo(f"{lists} ranking lists of {negatives + 1} candidates each")
+
+
 @_command(prepare_app, "book")
 def prepare_book(
     out: OutOpt,

@@ -82,3 +82,45 @@ def rank(
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+@app.command("evaluate-ranking")
+def evaluate_ranking(
+    data: Path = typer.Option(..., "--data", help="Ranking benchmark folder (`tallrec data prepare ranking`)."),
+    out: Path = typer.Option(..., "--out", help="Folder for metrics.json and ranks.jsonl."),
+    adapter: Optional[Path] = AdapterOpt,
+    no_adapter: bool = NoAdapterOpt,
+    model: Optional[str] = ModelOpt,
+    precision: Optional[str] = PrecisionOpt,
+    methods: str = typer.Option("llm,random,popularity,sasrec", "--methods", help="Comma-separated methods."),
+    shots: int = typer.Option(64, "--shots", help="SASRec: samples drawn from train.json (0 = all)."),
+    seed: int = typer.Option(0, "--seed", help="SASRec: seed of the draw and of training."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N lists."),
+    batch_size: int = BatchOpt,
+    cutoff: Optional[int] = CutoffOpt,
+):
+    """HR@1/5/10, NDCG@5/10 and MRR of the LLM, random, popularity and SASRec on a ranking benchmark."""
+    from ..recommend.benchmark import check_methods
+    from ..recommend.benchmark import evaluate_ranking as run
+    from ..recommend.recommender import Recommender
+
+    chosen = check_methods([m.strip() for m in methods.split(",") if m.strip()])
+    run_dir = _adapter_choice(adapter, no_adapter) if "llm" in chosen else adapter
+    if limit is not None and limit < 1:
+        raise TallrecError(f"--limit must be at least 1, got {limit}")
+
+    def load():
+        return Recommender.load(run_dir, model=model, precision=precision or "auto", batch_size=batch_size,
+                                cutoff=cutoff)
+
+    def sasrec(train, valid, pairs):
+        from ..baselines import fit_baseline
+
+        res = fit_baseline("sasrec", train, valid, pairs, shots or None, seed)
+        return res.scores, {"seed": seed, "shots": res.record.get("shots"), "pair_auc": res.record["auc"]}
+
+    summary = run(data, out, chosen, load if "llm" in chosen else None, pairwise={"sasrec": sasrec}, limit=limit)
+    for name, rec in summary["methods"].items():
+        typer.echo(f"{name:>10}: HR@1 {rec['hr@1']:.4f}  HR@5 {rec['hr@5']:.4f}  HR@10 {rec['hr@10']:.4f}  "
+                   f"NDCG@5 {rec['ndcg@5']:.4f}  NDCG@10 {rec['ndcg@10']:.4f}  MRR {rec['mrr']:.4f}")
+    typer.echo(f"{summary['lists']} lists -> {out / 'metrics.json'}")

@@ -1,0 +1,154 @@
+"""`tallrec data prepare ranking`, ranking metrics and `tallrec evaluate-ranking`."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+
+import pytest
+
+from tallrec.data import load_samples
+from tallrec.data.builders.movielens import build_movielens
+from tallrec.recommend.metrics import metrics_from_ranks, random_expected, target_rank
+
+from .helpers import one_line_error, synthetic_ml
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    from tallrec.cli import main
+
+    root = tmp_path_factory.mktemp("ranking")
+    raw, ratings, titles = synthetic_ml(root / "raw")
+    assert main(["data", "prepare", "ranking", "--raw", str(raw), "--out", str(root / "bench")]) == 0
+    return root, raw, ratings, titles
+
+
+def _lists(folder):
+    return [json.loads(x) for x in (folder / "test.jsonl").read_text().splitlines()]
+
+
+def test_lists_follow_the_rule(bench):
+    root, raw, ratings, titles = bench
+    lists = _lists(root / "bench")
+    test = build_movielens(raw)["test"]
+    liked = [s for s in test if s.label]
+    assert len(lists) == len(liked) > 5
+    rated = {}
+    for u, i, _, _ in ratings:
+        rated.setdefault(u, set()).add(i)
+    for x, s in zip(lists, liked):
+        ids = [c["id"] for c in x["candidates"]]
+        assert len(ids) == 20 and len(set(ids)) == 20 and ids.count(x["target"]) == 1
+        assert x["target"] == s.meta["item"] and x["user"] == s.meta["user"]
+        assert x["liked"] == s.liked and x["disliked"] == s.disliked
+        negatives = [i for i in ids if i != x["target"]]
+        assert not set(negatives) & rated[x["user"]]
+        assert all(c["title"] == titles[c["id"]] for c in x["candidates"])
+        assert len({c["title"] for c in x["candidates"]}) == 20  # no title twice (ids 7 and 8 share one)
+    assert len({[c["id"] for c in x["candidates"]].index(x["target"]) for x in lists}) > 3  # shuffled
+    from tallrec.data.samples import samples_to_json
+
+    assert (root / "bench" / "train.json").read_text() == samples_to_json(build_movielens(raw)["train"])
+
+
+def test_deterministic_seeded_and_manifest(bench, tmp_path, run_cli):
+    root, raw, _, _ = bench
+    assert run_cli("data", "prepare", "ranking", "--raw", raw, "--out", tmp_path / "a")[0] == 0
+    assert run_cli("data", "prepare", "ranking", "--raw", raw, "--out", tmp_path / "b", "--seed", "1")[0] == 0
+    for name in ("train.json", "valid.json", "test.jsonl", "manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (root / "bench" / name).read_bytes()
+    assert (tmp_path / "b" / "test.jsonl").read_bytes() != (tmp_path / "a" / "test.jsonl").read_bytes()
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    for name, digest in manifest["sha256"].items():
+        assert hashlib.sha256((tmp_path / "a" / name).read_bytes()).hexdigest() == digest
+    assert manifest["negatives"] == 19 and manifest["lists"] == len(_lists(tmp_path / "a"))
+    code, _, err = run_cli("data", "prepare", "ranking", "--raw", raw, "--out", tmp_path / "c", "--negatives", "0")
+    one_line_error(code, err, "--negatives must be at least 1")
+    code, _, err = run_cli("data", "prepare", "ranking", "--raw", raw, "--out", tmp_path / "d", "--negatives", "75")
+    one_line_error(code, err, "cannot draw 75 negatives")
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+
+
+def test_metrics_by_hand():
+    assert target_rank([0.1, 0.9, 0.5], 2) == 2
+    assert target_rank([0.5, 0.5, 0.5], 0) == 1 and target_rank([0.5, 0.5, 0.5], 2) == 3  # ties: input order
+    m = metrics_from_ranks([1, 3, 12])
+    assert m["hr@1"] == pytest.approx(1 / 3) and m["hr@5"] == pytest.approx(2 / 3) and m["hr@10"] == pytest.approx(2 / 3)
+    assert m["ndcg@5"] == pytest.approx((1 + 1 / math.log2(4)) / 3)
+    assert m["mrr"] == pytest.approx((1 + 1 / 3 + 1 / 12) / 3)
+
+
+def test_random_baseline_is_the_exact_expectation():
+    r = random_expected([20, 20])
+    assert r["hr@1"] == 1 / 20 and r["hr@5"] == 5 / 20 and r["hr@10"] == 0.5
+    n = 5  # brute force: every position of the target equally likely
+    brute = metrics_from_ranks(list(range(1, n + 1)))
+    assert all(random_expected([n])[k] == pytest.approx(v) for k, v in brute.items())
+    perms = list(itertools.permutations(range(4)))
+    ranks = [target_rank([-p.index(i) for i in range(4)], 0) for p in perms]
+    assert metrics_from_ranks(ranks) == pytest.approx(random_expected([4]))
+
+
+def test_evaluate_ranking_all_methods(bench, tmp_path, run_cli, tiny_model_dir):
+    root = bench[0]
+    folder = root / "bench"
+    code, out, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "ev", "--no-adapter",
+                             "--model", tiny_model_dir, "--precision", "fp32", "--limit", "6", "--shots", "32")
+    assert code == 0, err
+    rec = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert set(rec["methods"]) == {"llm", "random", "popularity", "sasrec"} and rec["lists"] == 6
+    for m in rec["methods"].values():
+        assert {"hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "mrr", "n", "model", "data", "versions"} <= set(m)
+    assert rec["methods"]["random"]["hr@10"] == 0.5 and rec["methods"]["random"]["hr@1"] == 0.05
+    rows = [json.loads(x) for x in (tmp_path / "ev" / "ranks.jsonl").read_text().splitlines()]
+    assert rec["methods"]["llm"]["mrr"] == pytest.approx(sum(1 / r["ranks"]["llm"] for r in rows) / 6, abs=1e-6)
+    # The LLM ranks are those of `tallrec rank` on the same lists.
+    src = tmp_path / "six.jsonl"
+    src.write_text("".join(x + "\n" for x in (folder / "test.jsonl").read_text().splitlines()[:6]))
+    assert run_cli("rank", "--no-adapter", "--model", tiny_model_dir, "--precision", "fp32", "--users", src,
+                   "--out", tmp_path / "r.jsonl")[0] == 0
+    lists = _lists(folder)[:6]
+    for x, row, ranked in zip(lists, rows, (tmp_path / "r.jsonl").read_text().splitlines()):
+        scores = json.loads(ranked)["scores"]
+        t = [c["id"] for c in x["candidates"]].index(x["target"])
+        assert row["ranks"]["llm"] == target_rank(scores, t)
+    # Popularity: the count of training windows with the candidate as their target, nothing else.
+    train = load_samples(folder / "train.json")
+    counts = [sum(s.target == c["title"] for s in train) for c in lists[0]["candidates"]]
+    t = [c["id"] for c in lists[0]["candidates"]].index(lists[0]["target"])
+    assert rows[0]["ranks"]["popularity"] == target_rank(counts, t)
+
+
+def test_evaluate_ranking_refusals(bench, tmp_path, run_cli):
+    folder = bench[0] / "bench"
+    code, _, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "x", "--methods", "llm,magic",
+                           "--no-adapter")
+    one_line_error(code, err, "unknown method(s) magic")
+    code, _, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "x", "--methods", "llm")
+    one_line_error(code, err, "exactly one of --adapter RUN or --no-adapter")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    first = json.loads((folder / "test.jsonl").read_text().splitlines()[0])
+    del first["target"]
+    (bad / "test.jsonl").write_text(json.dumps(first) + "\n")
+    code, _, err = run_cli("evaluate-ranking", "--data", bad, "--out", tmp_path / "x", "--methods", "random")
+    one_line_error(code, err, "line 1: no target")
+    assert not (tmp_path / "x").exists()
+
+
+def test_movielens_ranking_benchmark(shared_data, tmp_path, run_cli):
+    code, out, err = run_cli("data", "prepare", "ranking", "--raw", shared_data / "ml-100k", "--out", tmp_path / "r")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["lists"] == 528 and manifest["users"] == 16
+    official = shared_data / "tallrec-official" / "movie"
+    assert (tmp_path / "r" / "valid.json").read_bytes() == (official / "valid.json").read_bytes()
+    assert manifest["sha256"]["train.json"].startswith("460a8639")
+    code, out, err = run_cli("evaluate-ranking", "--data", tmp_path / "r", "--out", tmp_path / "ev",
+                             "--methods", "random,popularity")
+    assert code == 0, err
+    rec = json.loads((tmp_path / "ev" / "metrics.json").read_text())["methods"]
+    assert rec["random"]["hr@10"] == 0.5 and rec["popularity"]["hr@10"] > 0.5
