@@ -27,7 +27,7 @@ def test_adapter_specs_are_named_in_order(tmp_path):
     (["{tmp}/missing"], "missing: no such folder"),
     (["a={tmp}/x", "a={tmp}/y"], "two adapters named 'a'"),
     (["bad name={tmp}/x"], "adapter name 'bad name' must be"),
-    (["{tmp}/empty"], "empty: not a LoRA adapter folder (no adapter_config.json)"),
+    (["{tmp}/empty"], "empty: not a run folder (with adapter/) or an adapter folder"),
     (["{tmp}/styled"], "unknown prompt style"),
 ])
 def test_bad_adapter_specs(tmp_path, specs, message):

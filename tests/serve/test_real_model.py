@@ -1,7 +1,7 @@
 """`tallrec serve` on the tiny model with real LoRA adapters, on a real loopback server: the served
-scores are the offline scorer's (the `tallrec score` path: adapter merged, `Scorer` over the same
-Samples, and the plain one-at-a-time forward pass), several adapters on one server, bad requests,
-readiness, batching, the API key, and a SIGTERM with requests in flight that loses none."""
+scores are `tallrec.Recommender`'s (and the plain one-sample-at-a-time forward pass's), several
+adapters on one server, bad requests, readiness, batching, the API key, and a SIGTERM with requests
+in flight that loses none."""
 
 import json
 import os
@@ -61,27 +61,25 @@ def _users(n, seed=0):
 
 
 def _offline(model_dir, adapter, users):
-    """P(Yes) per user the way `tallrec score` gets them (merged adapter, Scorer), and the plain
-    full forward pass one sample at a time for the first user."""
-    from tallrec.llm.adapters import with_adapter
+    """P(Yes) per user from `tallrec.Recommender` (its own model, the adapter merged), and the
+    plain full forward pass, one sample at a time, for the first user."""
+    from tallrec import Recommender
     from tallrec.llm.encoding import lm_template
-    from tallrec.llm.models import load_model
-    from tallrec.llm.scoring import ScoreOptions, Scorer, reference_scores
+    from tallrec.llm.scoring import reference_scores
 
-    lm = with_adapter(load_model(str(model_dir), precision="fp32", device="cpu"), adapter)
-    template = lm_template(lm)
-    scorer = Scorer(lm.model, lm.tokenizer, ScoreOptions(progress=False), template=template)
-    samples = [[Sample(history=tuple((t, True) for t in u["liked"]) + tuple((t, False) for t in u["disliked"]),
-                       target=c) for c in u["candidates"]] for u in users]
-    return ([list(scorer.score(s)) for s in samples],
-            list(reference_scores(lm.model, lm.tokenizer, samples[0], template=template)))
+    rec = Recommender.load(adapter, model=str(model_dir), device="cpu", precision="fp32")
+    want = [rec.score(u["liked"], u["disliked"], u["candidates"]) for u in users]
+    u = users[0]
+    samples = [Sample(history=tuple((t, True) for t in u["liked"]) + tuple((t, False) for t in u["disliked"]),
+                      target=c) for c in u["candidates"]]
+    return want, list(reference_scores(rec.lm.model, rec.lm.tokenizer, samples, template=lm_template(rec.lm)))
 
 
 def _metric(text, name):
     return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name)))
 
 
-def test_served_scores_are_the_offline_scorers(start_server, adapters, tiny_model_dir):
+def test_served_scores_are_the_recommenders(start_server, adapters, tiny_model_dir):
     specs = [AdapterSpec("one", adapters["one"]), AdapterSpec("two", adapters["two"]), AdapterSpec("base", None)]
     _, client = start_server(lambda: load_engine(specs, str(tiny_model_dir), "fp32", "cpu"), max_batch=64,
                              max_wait_ms=200)

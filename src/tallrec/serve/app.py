@@ -16,9 +16,10 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,8 +27,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .batcher import BatcherClosed, MicroBatcher, QueueFull
 from .metrics import ServeMetrics
-from .schemas import (Limits, RankRequest, RankResponse, RequestError, RerankRequest, RerankResponse, ScoreRequest,
-                      ScoreResponse, check_limits, dump_item, parse_body, title)
+from .schemas import (
+    Limits,
+    RankRequest,
+    RankResponse,
+    RequestError,
+    RerankRequest,
+    RerankResponse,
+    ScoreRequest,
+    ScoreResponse,
+    check_limits,
+    dump_item,
+    parse_body,
+    title,
+)
 
 log = logging.getLogger("tallrec.serve")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -77,7 +90,7 @@ class ServeState:
             self.batcher = MicroBatcher(engine.score_many, s.max_batch, s.max_wait_ms, s.max_queue,
                                         observer=self.metrics.observe_batch).start()
             self.engine = engine
-        except Exception as e:  # noqa: BLE001 - reported by /ready and the command, not raised here
+        except Exception as e:
             self.error = str(e).splitlines()[0] if str(e) else type(e).__name__
             log.error("loading failed: %s", self.error)
             if self.on_load_error is not None:
@@ -111,7 +124,7 @@ class ServeState:
             raise RequestError(503, str(e)) from None
         try:
             return name, await asyncio.wrap_future(future)
-        except Exception as e:  # noqa: BLE001 - the engine's failure, reported to this request only
+        except Exception as e:
             raise RequestError(500, f"scoring failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
@@ -155,7 +168,7 @@ def install_middleware(app: FastAPI, state: ServeState) -> None:
         else:
             try:
                 response = await call_next(request)
-            except Exception as e:  # noqa: BLE001 - a bug must cost one request, not the server
+            except Exception as e:
                 log.exception("request %s failed", rid)
                 response = error_response(500, f"internal error: {type(e).__name__}", rid)
         response.headers["X-Request-ID"] = rid

@@ -17,9 +17,10 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 log = logging.getLogger("tallrec.serve")
 
@@ -40,7 +41,7 @@ class Ticket:
 
     def __init__(self, n: int, chunks: int):
         self.future: Future = Future()
-        self.scores: list[Optional[float]] = [None] * n
+        self.scores: list[float | None] = [None] * n
         self.left = chunks
 
     def fill(self, start: int, scores: Sequence[float]) -> bool:
@@ -99,7 +100,7 @@ class MicroBatcher:
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="tallrec-scorer", daemon=True)
 
-    def start(self) -> "MicroBatcher":
+    def start(self) -> MicroBatcher:
         self._thread.start()
         return self
 
@@ -192,7 +193,7 @@ class MicroBatcher:
             results = list(self.score_fn(adapter, [c.user for c in batch]))
             if len(results) != len(batch) or any(len(r) != c.size for r, c in zip(results, batch)):
                 raise RuntimeError("the scorer returned the wrong number of scores")
-        except Exception as e:  # noqa: BLE001 - one bad batch must not stop the worker
+        except Exception as e:
             if len(batch) > 1:
                 for c in batch:
                     self._score([c])

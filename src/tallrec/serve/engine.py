@@ -1,5 +1,5 @@
 """The engine behind `tallrec serve`: one base model, LoRA adapters known by name, P(Yes) from
-`tallrec.llm.scoring.Scorer` (the scorer `tallrec score` uses).
+`tallrec.Recommender` (its shared-user-prefix engine) per adapter.
 
 `--adapter NAME=RUN` (or `--adapter RUN`, named after its folder) and `--no-adapter` (the untuned
 base model, named `base`) become `AdapterSpec`s, checked before the server starts.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import TallrecError
+from ..prompts.registry import DEFAULT_STYLE
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 BASE = "base"
@@ -61,26 +62,25 @@ def check_adapter(path: Path) -> None:
 
 def adapter_folder(path: Path) -> Path:
     """A run folder's adapter/ (what `tallrec train` writes), or the adapter folder itself."""
-    from ..llm.adapters import require_adapter_dir
+    from ..recommend.recommender import resolve_run
 
-    return path / "adapter" if (path / "adapter" / "adapter_config.json").is_file() else require_adapter_dir(path)
+    return resolve_run(path)[0]
 
 
 class ScoringEngine:
     """One base model in memory with every adapter attached by name (peft named adapters; a lone
-    adapter is merged into the weights, as `tallrec evaluate` does). Only the batcher's worker
-    thread calls it, so switching the active adapter between batches is safe.
+    adapter is merged into the weights, as `tallrec evaluate` does), and one `tallrec.Recommender`
+    per adapter over that shared model (its prompt style, cutoff and item noun). Only the batcher's
+    worker thread calls it, so switching the active adapter between batches is safe.
 
-    Each user is scored in one `Scorer` call: the user's history is the prompt prefix all their
-    candidates share, so it runs once and the candidates are batched against its KV cache.
+    Each user's history is the prompt prefix all their candidates share: the Recommender's
+    shared-user-prefix engine runs it once and batches the candidates against its KV cache.
     """
 
-    def __init__(self, lm, model, specs: list[AdapterSpec], scorers: dict, styles: dict, name: str,
-                 domain: str = "movie"):
-        self.lm, self.peft, self.specs, self.scorers, self.styles = lm, model, specs, scorers, styles
+    def __init__(self, lm, peft_model, specs: list[AdapterSpec], recommenders: dict, name: str):
+        self.lm, self.peft, self.specs, self.recommenders = lm, peft_model, specs, recommenders
         self.adapters = [s.name for s in specs]
         self.model = name
-        self.domain = domain
 
     def _active(self, adapter: str):
         """Make `adapter` the one the shared model runs; a context manager for `base`."""
@@ -92,11 +92,9 @@ class ScoringEngine:
         return contextlib.nullcontext()
 
     def score_many(self, adapter: str, users: list[dict]) -> list[list[float]]:
-        """P(Yes) of every user's candidates, one Scorer call per user (its history is the
-        shared prefix of its candidates' prompts)."""
-        scorer = self.scorers[adapter]
+        """P(Yes) of every user's candidates (users: {"liked", "disliked", "candidates"}, titles)."""
         with self._active(adapter):
-            return [[float(x) for x in scorer.score(user_samples(u, self.domain))] for u in users]
+            return self.recommenders[adapter].score_many(users)
 
     def info(self) -> dict:
         import peft
@@ -105,21 +103,15 @@ class ScoringEngine:
 
         from .. import __version__
 
-        return {"model": self.model, "domain": self.domain, "dtype": str(self.lm.dtype).removeprefix("torch."),
-                "device": str(self.lm.device),
-                "adapters": {s.name: {"path": None if s.path is None else str(s.path),
-                                      "prompt": self.styles[s.name]} for s in self.specs},
+        def describe(s: AdapterSpec) -> dict:
+            rec = self.recommenders[s.name]
+            return {"path": None if s.path is None else str(s.path), "prompt": rec.lm.prompt or DEFAULT_STYLE,
+                    "domain": rec.domain, "cutoff": rec.engine.cutoff}
+
+        return {"model": self.model, "dtype": str(self.lm.dtype).removeprefix("torch."), "device": str(self.lm.device),
+                "adapters": {s.name: describe(s) for s in self.specs},
                 "versions": {"tallrec": __version__, "torch": torch.__version__,
                              "transformers": transformers.__version__, "peft": peft.__version__}}
-
-
-def user_samples(user: dict, domain: str = "movie") -> list:
-    """The Samples of one request (liked, disliked, candidates: titles): one per candidate, the
-    same history, no label. The offline scorer scores the same Samples."""
-    from ..data.samples import Sample
-
-    history = tuple((t, True) for t in user["liked"]) + tuple((t, False) for t in user["disliked"])
-    return [Sample(history=history, target=c, domain=domain) for c in user["candidates"]]
 
 
 def base_model_name(specs: list[AdapterSpec], model: str | None) -> str:
@@ -137,11 +129,18 @@ def base_model_name(specs: list[AdapterSpec], model: str | None) -> str:
 
 def load_engine(specs: list[AdapterSpec], model: str | None = None, precision: str = "auto",
                 device: str | None = None, max_batch: int = 32, domain: str = "movie") -> ScoringEngine:
-    """Load the base model once and attach every adapter (runs in the server's loader thread)."""
+    """Load the base model once and attach every adapter (runs in the server's loader thread).
+    `domain` is the item noun of `base` and of adapters whose run recorded none."""
+    from dataclasses import replace
+
     from ..llm.adapters import adapter_prompt, check_adapter_base
     from ..llm.models import load_model
-    from ..llm.scoring import ScoreOptions, Scorer
-    from ..prompts.registry import DEFAULT_STYLE, load_template
+    from ..recommend.recommender import (
+        DEFAULT_CUTOFF,
+        Recommender,
+        resolve_run,
+        run_settings,
+    )
 
     name = base_model_name(specs, model)
     lm = load_model(name, precision, device)
@@ -149,11 +148,17 @@ def load_engine(specs: list[AdapterSpec], model: str | None = None, precision: s
     for _, folder in tuned:
         check_adapter_base(folder, lm)
     net = attach_named(lm, tuned, merge=len(specs) == 1)
-    styles = {s.name: DEFAULT_STYLE if s.path is None else adapter_prompt(adapter_folder(s.path)) for s in specs}
-    scorers = {s.name: Scorer(net if net is not None else lm.model, lm.tokenizer,
-                              ScoreOptions(batch_size=max_batch, progress=False),
-                              template=load_template(styles[s.name], lm.tokenizer)) for s in specs}
-    return ScoringEngine(lm, None if net is None or len(specs) == 1 else net, specs, scorers, styles, name, domain)
+    recommenders = {}
+    for s in specs:
+        folder, run = resolve_run(s.path)
+        settings = run_settings(run)
+        view = replace(lm, model=lm.model if net is None else net,
+                       prompt=None if folder is None else adapter_prompt(folder))
+        recommenders[s.name] = Recommender(view, cutoff=int(settings.get("cutoff", DEFAULT_CUTOFF)),
+                                           batch_size=max_batch, domain=settings.get("domain", domain),
+                                           quote_history=settings.get("quote_history", True),
+                                           adapter=None if folder is None else str(folder))
+    return ScoringEngine(lm, None if net is None or len(specs) == 1 else net, specs, recommenders, name)
 
 
 def attach_named(lm, tuned: list[tuple[AdapterSpec, Path]], merge: bool):

@@ -11,7 +11,15 @@ import json
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 
 class RequestError(Exception):
@@ -90,7 +98,7 @@ class User(Strict):
 
 class ScoreRequest(User):
     candidates: list[Item]
-    adapter: Optional[StrictStr] = None
+    adapter: StrictStr | None = None
 
     @field_validator("candidates")
     @classmethod
@@ -101,7 +109,7 @@ class ScoreRequest(User):
 
 
 class RankRequest(ScoreRequest):
-    top_k: Optional[int] = Field(default=None, ge=1)
+    top_k: int | None = Field(default=None, ge=1)
 
 
 class RerankDocument(Strict):
@@ -113,8 +121,8 @@ class RerankRequest(Strict):
 
     query: User
     documents: list[Union[StrictStr, RerankDocument]]
-    top_n: Optional[int] = Field(default=None, ge=1)
-    model: Optional[StrictStr] = None
+    top_n: int | None = Field(default=None, ge=1)
+    model: StrictStr | None = None
     return_documents: bool = False
 
     @field_validator("documents")
@@ -158,7 +166,7 @@ class RankResponse(BaseModel):
 class RerankResult(BaseModel):
     index: int
     relevance_score: float
-    document: Optional[RerankDocument] = None
+    document: RerankDocument | None = None
 
 
 class RerankResponse(BaseModel):
