@@ -6,6 +6,7 @@ the experiments, so every LLM number is produced the same way.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Sequence
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..core.errors import DataError
 from ..core.io import write_json_atomic
+from ..core.lock import locked_folder
 from ..core.metrics import metrics_record, write_metrics
 from ..data.samples import Sample
 from ..prompts.registry import DEFAULT_STYLE
@@ -27,18 +29,19 @@ def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None,
              adapter: str | Path | None = None, seed: int | None = None, options: ScoreOptions | None = None,
              desc: str = "evaluating", **extra) -> dict:
     """Score labelled samples in the model's prompt style (`lm.prompt`), compute AUC; write
-    metrics.json + scores.jsonl into `out` if given."""
+    metrics.json + scores.jsonl into `out` if given, holding the folder's lock (one writer) meanwhile."""
     unlabeled = sum(s.label is None for s in samples)
     if unlabeled:
         raise DataError(f"{data}: {unlabeled} samples have no label; use `tallrec predict` for unlabeled data")
-    t0 = time.time()
-    scores = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc=desc)
-    labels = [bool(s.label) for s in samples]
-    rec = metrics_record(labels, scores, model=lm.name, data=data, adapter=None if adapter is None else str(adapter),
-                         seed=seed, seconds=time.time() - t0, dtype=str(lm.dtype).replace("torch.", ""),
-                         prompt=lm.prompt or DEFAULT_STYLE, **extra)
-    if out is not None:
-        write_metrics(out, rec, labels, scores)
+    with locked_folder(out, what="tallrec evaluate") if out is not None else contextlib.nullcontext():
+        t0 = time.time()  # one writer per evaluation folder, for the whole scoring
+        scores = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc=desc)
+        labels = [bool(s.label) for s in samples]
+        rec = metrics_record(labels, scores, model=lm.name, data=data,
+                             adapter=None if adapter is None else str(adapter), seed=seed, seconds=time.time() - t0,
+                             dtype=str(lm.dtype).replace("torch.", ""), prompt=lm.prompt or DEFAULT_STYLE, **extra)
+        if out is not None:
+            write_metrics(out, rec, labels, scores)
     return rec
 
 

@@ -17,6 +17,7 @@ and the scorer use; the style is recorded beside the adapter.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from dataclasses import dataclass
@@ -25,14 +26,15 @@ from typing import Sequence
 
 from ..core.config import dump_config
 from ..core.errors import DataError, TallrecError
-from ..core.io import ensure_dir, read_json, write_json_atomic, write_text_atomic
+from ..core.io import read_json, write_json_atomic
 from ..llm.models import LoadedModel, load_model
 from ..prompts.registry import load_style, load_template
 from ..prompts.templates import ChatTemplate, Template, record_prompt
 from .config import InstructConfig, TrainConfig
 from .distributed import is_main
 from .examples import encode_example
-from .rec_tune import check_out_dir
+from .rec_tune import check_config
+from .run_folder import RunFolder, fingerprint
 from .trainer import TrainResult, fit_lora
 
 # ---------------------------------------------------------------- the data
@@ -91,20 +93,46 @@ def tune_instruct(cfg: InstructConfig | TrainConfig, records: Sequence[dict], ou
 
     Records longer than `cfg.cutoff` tokens are skipped and counted; with `cfg.limit` N of the
     remaining records are drawn with `cfg.seed`. Load a fresh base model for each call (LoRA layers
-    are injected into `lm.model` in place).
+    are injected into `lm.model` in place). Resumable like `rec_tune`: checkpoints in
+    out/checkpoints/ (every `checkpoint_every` steps, or at each epoch's end), and a finished run of
+    the same settings and records is not redone.
     """
-    out = ensure_dir(out)
-    cfg_text = dump_config(cfg)
-    check_out_dir(out, cfg_text, overwrite)
-    if cfg.loss_on not in ("all", "answer"):
-        raise TallrecError(f"loss_on must be 'all' or 'answer', got {cfg.loss_on!r}")
+    check_config(cfg)
     limit = getattr(cfg, "limit", None)
     if limit is not None and limit <= 0:
         raise TallrecError(f"limit must be a positive number of records, got {limit}")
     if not records:
         raise DataError(f"{source or 'instruction data'}: contains no records")
     load_style(cfg.prompt)  # an unknown style is refused before the model loads
-    lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
+    folder = RunFolder(out, cfg, {"records": fingerprint(json.dumps(list(records), sort_keys=True))},
+                       overwrite=overwrite, what="tallrec tune-instruct", done="instruct.json")
+    with folder:
+        if folder.finished:
+            return _finished(folder, log)
+        lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
+        fitting, skipped, tokens = _encode(lm, cfg, records, source)
+        if is_main():
+            log(f"[tune-instruct] {len(records)} records; {skipped} longer than the cutoff ({cfg.cutoff} tokens) "
+                f"skipped; training on {len(fitting)} ({tokens / len(fitting):.0f} tokens on average), "
+                f"{cfg.epochs} epoch(s), model {lm.name} ({str(lm.dtype).replace('torch.', '')})")
+        resume = folder.start()
+        if resume is not None and is_main():
+            log(f"[tune-instruct] {folder.out}: resuming from {resume.name}")
+        res: TrainResult = fit_lora(lm, fitting, cfg, folder.out, None, desc="tune-instruct", resume=resume)
+        result = InstructResult(adapter=res.adapter, steps=res.steps, seconds=res.seconds, records=len(records),
+                                skipped=skipped, used=len(fitting))
+        if is_main():
+            write_json_atomic(folder.out / "instruct.json", {
+                "data": source, "records": len(records), "skipped_longer_than_cutoff": skipped,
+                "trained_on": len(fitting), "mean_tokens": round(tokens / len(fitting), 1), "cutoff": cfg.cutoff,
+                "steps": res.steps, "seconds": round(res.seconds, 1), "adapter": str(res.adapter),
+                "config": cfg.to_dict()})
+        folder.finish()
+    return result
+
+
+def _encode(lm: LoadedModel, cfg, records: Sequence[dict], source: str | None) -> tuple[list[dict], int, int]:
+    """(the rows trained on, records skipped as longer than the cutoff, tokens in the rows)."""
     template = load_template(cfg.prompt, lm.tokenizer)
     rows = [encode_record(lm.tokenizer, r, cfg, template) for r in records]
     fitting = [row for row in rows if row is not None]
@@ -112,24 +140,19 @@ def tune_instruct(cfg: InstructConfig | TrainConfig, records: Sequence[dict], ou
     if not fitting:
         raise DataError(f"{source or 'instruction data'}: all {len(rows)} records are longer than the cutoff "
                         f"({cfg.cutoff} tokens); raise --cutoff")
+    limit = getattr(cfg, "limit", None)
     if limit and limit < len(fitting):
         fitting = random.Random(cfg.seed).sample(fitting, limit)
-    tokens = sum(len(r["input_ids"]) for r in fitting)
+    return fitting, skipped, sum(len(r["input_ids"]) for r in fitting)
+
+
+def _finished(folder: RunFolder, log) -> InstructResult:
+    """The result of a finished stage-1 run of the same settings, read back from its folder."""
+    h = folder.read_done()
     if is_main():
-        log(f"[tune-instruct] {len(records)} records; {skipped} longer than the cutoff ({cfg.cutoff} tokens) "
-            f"skipped; training on {len(fitting)} ({tokens / len(fitting):.0f} tokens on average), "
-            f"{cfg.epochs} epoch(s), model {lm.name} ({str(lm.dtype).replace('torch.', '')})")
-    write_text_atomic(out / "config.yaml", cfg_text)
-    res: TrainResult = fit_lora(lm, fitting, cfg, out, None, desc="tune-instruct")
-    result = InstructResult(adapter=res.adapter, steps=res.steps, seconds=res.seconds, records=len(records),
-                            skipped=skipped, used=len(fitting))
-    if is_main():
-        write_json_atomic(out / "instruct.json", {
-            "data": source, "records": len(records), "skipped_longer_than_cutoff": skipped,
-            "trained_on": len(fitting), "mean_tokens": round(tokens / len(fitting), 1), "cutoff": cfg.cutoff,
-            "steps": res.steps, "seconds": round(res.seconds, 1), "adapter": str(res.adapter),
-            "config": cfg.to_dict()})
-    return result
+        log(f"already trained: {folder.out} ({h['steps']} steps on {h['trained_on']} records); nothing to do")
+    return InstructResult(adapter=folder.out / "adapter", steps=h["steps"], seconds=h.get("seconds", 0.0),
+                          records=h["records"], skipped=h["skipped_longer_than_cutoff"], used=h["trained_on"])
 
 
 def instruct_done(out: str | os.PathLike, cfg: TrainConfig) -> bool:

@@ -3,51 +3,51 @@
 The Trainer gives multi-process training for free: the same code runs as one process, under
 `torchrun --nproc_per_node N` (gloo on CPU, NCCL on GPUs) or `accelerate launch`.
 Early stopping is on validation AUC (the paper's criterion), checked every `eval_every` optimizer
-steps; the best adapter is kept on disk and is what the run returns.
+steps; the best adapter is kept on disk and is what the run returns. A run is resumable: the same
+call after a kill continues from its last checkpoint (run_folder.py, checkpoints.py).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
-from ..core.config import dump_config
 from ..core.errors import TallrecError
-from ..core.io import ensure_dir, write_json_atomic, write_text_atomic
+from ..core.io import write_json_atomic
 from ..core.metrics import auc
 from ..data.fewshot import draw_fewshot
-from ..data.samples import Sample
+from ..data.samples import Sample, samples_to_json
 from ..llm.models import LoadedModel, load_model
 from ..llm.scoring import ScoreOptions, Scorer, shard_ids
 from ..prompts.registry import load_style, load_template
 from .config import TrainConfig
 from .distributed import is_main
 from .examples import encode_sample
+from .run_folder import RunFolder, fingerprint
 from .trainer import TrainResult, fit_lora
 
 # ---------------------------------------------------------------- stage 2: rec-tuning
 
-def check_out_dir(out: Path, cfg_text: str, overwrite: bool) -> None:
-    """Refuse to mix two different runs in one folder."""
-    prev = out / "config.yaml"
-    if prev.exists() and not overwrite and prev.read_text() != cfg_text:
-        raise TallrecError(f"{out}: already holds a different run (config.yaml differs); use another --out or --overwrite")
+def check_config(cfg) -> None:
+    """A config built in Python (not through load_config) gets the same cross-field checks."""
+    problems = cfg.check() if hasattr(cfg, "check") else []
+    if problems:
+        raise TallrecError(f"settings: {problems[0]}")
 
 
 def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], out: str | os.PathLike,
-             lm: LoadedModel | None = None, overwrite: bool = False, progress: bool = True) -> TrainResult:
+             lm: LoadedModel | None = None, overwrite: bool = False, progress: bool = True,
+             log=print) -> TrainResult:
     """Stage 2: draw K samples from `pool` with the seed, LoRA-tune, early-stop on validation AUC.
 
     Writes out/adapter (best adapter, loadable with plain PeftModel.from_pretrained), out/config.yaml,
-    out/train_samples.json (the K samples), out/history.json (validation AUC per check).
+    out/inputs.json, out/train_samples.json (the K samples), out/history.json (validation AUC per
+    check), and resumable checkpoints in out/checkpoints/ while it trains (removed at the end).
     Training and validation prompts are in the style `cfg.prompt`, recorded beside the adapter.
+    The same call after an interruption resumes from the last checkpoint; on a finished run of
+    the same settings it trains nothing and returns that run (run_folder.py).
     """
-    out = ensure_dir(out)
-    cfg_text = dump_config(cfg)
-    check_out_dir(out, cfg_text, overwrite)
-    if cfg.loss_on not in ("all", "answer"):
-        raise TallrecError(f"loss_on must be 'all' or 'answer', got {cfg.loss_on!r}")
+    check_config(cfg)
     train = draw_fewshot(pool, cfg.shots, cfg.seed, cfg.balanced)
     if not valid:
         raise TallrecError("rec-tuning needs validation samples for early stopping")
@@ -55,26 +55,44 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
     if len({bool(s.label) for s in vsub}) < 2:
         raise TallrecError("validation samples must contain both liked and not-liked samples")
     load_style(cfg.prompt)  # an unknown style is refused before the model loads
-    lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
-    template = load_template(cfg.prompt, lm.tokenizer)
-    rows = [encode_sample(lm.tokenizer, s, cfg, template) for s in train]
-    write_text_atomic(out / "config.yaml", cfg_text)
-    from ..data.samples import samples_to_json
+    train_json = samples_to_json(train)
+    folder = RunFolder(out, cfg, {"train samples": fingerprint(train_json),
+                                  "validation samples": fingerprint(samples_to_json(vsub))},
+                       overwrite=overwrite, what="tallrec train", done="history.json",
+                       outputs=("train_samples.json",))
+    with folder:
+        if folder.finished:
+            return _finished(folder, log)
+        lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
+        template = load_template(cfg.prompt, lm.tokenizer)
+        rows = [encode_sample(lm.tokenizer, s, cfg, template) for s in train]
+        resume = folder.start({"train_samples.json": train_json})
+        if resume is not None and is_main():
+            log(f"[rec-tune] {folder.out}: resuming from {resume.name}")
+        labels = [bool(s.label) for s in vsub]
 
-    if is_main():
-        write_text_atomic(out / "train_samples.json", samples_to_json(train))
-    labels = [bool(s.label) for s in vsub]
+        def make_validate(model):
+            scorer = Scorer(model, lm.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff,
+                                                              progress=progress and is_main()), template)
+            prompts = scorer.encode(vsub)  # tokenized once, scored at every check
+            return lambda: auc(labels, shard_ids(scorer, prompts))
 
-    def make_validate(model):
-        scorer = Scorer(model, lm.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff,
-                                                          progress=progress and is_main()), template)
-        prompts = scorer.encode(vsub)  # tokenized once, scored at every check
-        return lambda: auc(labels, shard_ids(scorer, prompts))
-
-    result = fit_lora(lm, rows, cfg, out, make_validate, desc=f"rec-tune K={cfg.shots} seed={cfg.seed}")
-    if is_main():
-        write_json_atomic(out / "history.json", {
-            "best_valid_auc": result.best_valid_auc, "best_step": result.best_step, "steps": result.steps,
-            "seconds": round(result.seconds, 1), "valid_samples": len(vsub), "train_samples": len(train),
-            "checks": result.history})
+        result = fit_lora(lm, rows, cfg, folder.out, make_validate, desc=f"rec-tune K={cfg.shots} seed={cfg.seed}",
+                          resume=resume)
+        if is_main():
+            write_json_atomic(folder.out / "history.json", {
+                "best_valid_auc": result.best_valid_auc, "best_step": result.best_step, "steps": result.steps,
+                "seconds": round(result.seconds, 1), "valid_samples": len(vsub), "train_samples": len(train),
+                "checks": result.history})
+        folder.finish()
     return result
+
+
+def _finished(folder: RunFolder, log) -> TrainResult:
+    """The result of a finished run of the same settings, read back from its folder."""
+    h = folder.read_done()
+    if is_main():
+        log(f"already trained: {folder.out} (best validation AUC {h['best_valid_auc']:.4f} at step "
+            f"{h['best_step']}, {h['steps']} steps); nothing to do")
+    return TrainResult(adapter=folder.out / "adapter", best_valid_auc=h["best_valid_auc"], best_step=h["best_step"],
+                       steps=h["steps"], history=h.get("checks", []), seconds=h.get("seconds", 0.0))
