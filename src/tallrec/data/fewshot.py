@@ -43,3 +43,10 @@ def draw_fewshot(pool: Sequence[Sample], k: int | None, seed: int, balanced: boo
     out = rng.sample(pos, k_pos) + rng.sample(neg, k_neg)
     rng.shuffle(out)
     return out
+
+
+def validation_subset(valid: Sequence[Sample], size: int | None) -> list[Sample]:
+    """The validation samples rec-tuning early-stops on: all of them, or a fixed draw of `size`
+    (seed 0, whatever the run's seed, so every run of a grid stops on the same samples)."""
+    valid = list(valid)
+    return valid if not size or size >= len(valid) else draw_fewshot(valid, size, seed=0)

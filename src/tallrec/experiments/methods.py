@@ -116,6 +116,10 @@ for _i, _name in enumerate(_SEQ):
     register(Method(_name, _name, "baseline", runs.run_baseline_cell, 10 + _i, _i))
 for _i, _name in enumerate(_SIMPLE):
     register(Method(_name, _name, "floor", runs.run_baseline_cell, _i, 10 + _i))
+register(Method("hybrid", "hybrid (rec-tuned LLM + history statistics)", "llm-tuned", runs.run_hybrid_cell, 34, 34))
+# (hybrid shares the r cell's rec-tuning run; it is no ablation arm, so it has no short name)
+register(Method("hist-valid", "history statistics on the validation samples (hybrid without the LLM)", "floor",
+                runs.run_hist_valid_cell, len(_SIMPLE), 10 + len(_SIMPLE)))
 register(Method("cross-domain", "cross-domain matrix", "llm-tuned", run_matrix, 40, 40, in_grid=False))
 for _i, _row in enumerate(XD_ROWS):
     register(Method(f"xd-{_row}", f"trained on {_row}", "llm-tuned", None, 41 + _i, 41 + _i, in_grid=False,

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..baselines import run_baseline
+from ..llm.encoding import lm_template
+from ..llm.models import DEFAULT_MODEL
 from ..tuning.rec_tune import rec_tune
 from .llm_cells import (
     best_valid,
@@ -100,3 +102,44 @@ def run_tuned_cell(cell, ctx, cdir: Path, log: Log) -> dict:
                          record_label(cell, ctx), cdir / "adapter", desc=cell.label(), seed=cell.seed,
                          method=cell.method, shots=cell.shots, rec_tuned=True, best_valid_auc=best_valid(cdir),
                          stage1_adapter=None if adapter is None else str(adapter))
+
+
+def _k_samples(cfg, cell, ctx):
+    from ..data.fewshot import draw_fewshot
+
+    return draw_fewshot(ctx.domain(cell.domain).train, cfg.shots, cfg.seed, cfg.balanced)
+
+
+def run_hybrid_cell(cell, ctx, cdir: Path, log: Log) -> dict:
+    """The hybrid (experiments/hybrid.py) on the rec-tuning run of the r cell with the same model,
+    domain, K and seed (trained there first if it is not yet: one training serves both rows)."""
+    from dataclasses import replace
+
+    from ..data.fewshot import validation_subset
+    from ..llm.scoring import ScoreOptions, Scorer
+    from .hybrid import combine_and_record
+
+    cfg = with_shots(ctx.rec_cfg(cell.model), cell.shots, cell.seed, None)
+    data, test = ctx.domain(cell.domain), ctx.test(cell.domain, cell.test_limit)
+    run = ctx.out / replace(cell, method="r").rel_dir()
+    if not trained(run):
+        log(f"[grid] {cell.label()}: rec-tuning into {run} (shared with the r row)")
+        rec_tune(cfg, data.train, data.valid, run, lm=load_lm(cfg))
+    lm = load_lm(cfg, run / "adapter")
+    options = ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff)
+    llm_test = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(test, desc=f"{cell.label()}: test")
+    return combine_and_record(_k_samples(cfg, cell, ctx), validation_subset(data.valid, cfg.valid_size), test, cdir,
+                              data=record_label(cell, ctx), lm=lm, llm_test=llm_test, options=options,
+                              seed=cell.seed, shots=cell.shots, adapter=str(run / "adapter"))
+
+
+def run_hist_valid_cell(cell, ctx, cdir: Path, log: Log) -> dict:
+    """The hybrid's floor: the same regression and samples without the LLM (no model is loaded)."""
+    from ..data.fewshot import validation_subset
+    from .hybrid import combine_and_record
+
+    cfg = with_shots(ctx.rec_cfg(cell.model or DEFAULT_MODEL), cell.shots, cell.seed, None)
+    return combine_and_record(_k_samples(cfg, cell, ctx), validation_subset(ctx.domain(cell.domain).valid,
+                                                                            cfg.valid_size),
+                              ctx.test(cell.domain, cell.test_limit), cdir, data=record_label(cell, ctx),
+                              seed=cell.seed, shots=cell.shots)
