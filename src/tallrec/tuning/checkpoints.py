@@ -17,6 +17,8 @@ import re
 import shutil
 from pathlib import Path
 
+from ..core.io import fsync_dir
+
 FOLDER = "checkpoints"
 STATE = "tallrec-resume.json"
 _STEP = re.compile(r"step-(\d+)$")
@@ -61,7 +63,7 @@ def commit(staging: Path, step: int, state: dict) -> Path:
     if final.exists():  # the same step saved again (a resumed run redoing it): replace it
         shutil.rmtree(final)
     os.replace(staging, final)
-    _fsync_dir(staging.parent)
+    fsync_dir(staging.parent)
     for p in staging.parent.iterdir():
         if p != final:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
@@ -72,15 +74,3 @@ def clear(run: str | os.PathLike) -> None:
     """Remove every checkpoint of a run folder (a finished run keeps none; a fresh start reuses none)."""
     shutil.rmtree(checkpoint_root(run), ignore_errors=True)
 
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from ...core.errors import DataError, TallrecError
+from ...core.io import fsync_dir
 
 STORE_NAME = "results.jsonl"
 GRID_JSON = "grid.json"  # the grid of the last run in the folder (written by runner.py, read by the report)
@@ -113,17 +114,5 @@ class ResultStore:
         finally:
             os.close(fd)
         if new:  # make the new file's directory entry durable too
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
