@@ -66,12 +66,14 @@ def _write_splits(out: Path, splits: dict) -> None:
     _write(out, render_splits(splits), {k: len(v) for k, v in splits.items()})
 
 
+RawMovieLensOpt = Annotated[
+    Optional[Path], typer.Option("--raw", help="Folder with u.data and u.item (default: DATA_DIR/ml-100k).")
+]
+
 @_command(prepare_app, "movielens")
 def prepare_movielens(
     out: OutOpt,
-    raw: Annotated[
-        Optional[Path], typer.Option("--raw", help="Folder with u.data and u.item (default: DATA_DIR/ml-100k).")
-    ] = None,
+    raw: RawMovieLensOpt = None,
     data_dir: DataDirOpt = None,
 ):
     """MovieLens-100K -> the official TALLRec movie split (8,000 / 1,000 / 1,000 samples).
@@ -88,9 +90,7 @@ def prepare_movielens(
 @_command(prepare_app, "ranking")
 def prepare_ranking(
     out: Annotated[Path, typer.Option("--out", help="Output folder for train.json, valid.json, test.jsonl, manifest.json.")],
-    raw: Annotated[
-        Optional[Path], typer.Option("--raw", help="Folder with u.data and u.item (default: DATA_DIR/ml-100k).")
-    ] = None,
+    raw: RawMovieLensOpt = None,
     data_dir: DataDirOpt = None,
     negatives: Annotated[int, typer.Option("--negatives", help="Unrated movies drawn per list.")] = 19,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the negative sampling.")] = 0,
