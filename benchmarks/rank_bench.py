@@ -10,7 +10,8 @@ file's other targets; at 20 and 100 candidates per user by default.
 Prints candidates/s of both and the ratio, the FLOP rate the engine achieves (its matmul FLOPs,
 counted as score_bench.scorer_flops counts them, per user and truncation group) against the GEMM
 peak measured in the same run in the model's dtype (score_bench.gemm_rates), and the max absolute
-difference between the two sides' scores. Both sides are timed --reps times, interleaved, best of
+difference between the two sides' scores, and the work ratio (the pairwise side's FLOPs over the
+engine's): ratio = work ratio x FLOP-rate ratio. Both sides are timed --reps times, interleaved, best of
 each (the machine is shared).
 
     python benchmarks/rank_bench.py [--model smollm2-135m] [--users 2] [--candidates 20,100] [--json out.json]
@@ -35,6 +36,7 @@ from score_bench import gemm_rates, scorer_flops  # noqa: E402
 
 from tallrec.core.runtime import keep_freed_memory  # noqa: E402
 from tallrec.data import Sample  # noqa: E402
+from tallrec.llm.encoding import common_prefix  # noqa: E402
 from tallrec.llm.models import load_model  # noqa: E402
 from tallrec.llm.scoring import ScoreOptions, Scorer  # noqa: E402
 from tallrec.recommend.prefix_engine import PrefixEngine  # noqa: E402
@@ -81,9 +83,13 @@ def measure(lm, engine: PrefixEngine, pairwise: Scorer, lists, reps: int) -> dic
         want = pairwise.score(pairs)
         best["pairwise"] = min(best["pairwise"], time.perf_counter() - t)
     flops = engine_flops(engine, lm.model, lists)
+    prompts = pairwise.encode(pairs)
+    pair_flops = scorer_flops(lm.model, prompts, min(common_prefix(prompts), min(map(len, prompts)) - 1))
     return {"pairs": len(pairs), "engine_candidates_per_s": len(pairs) / best["engine"],
             "pairwise_candidates_per_s": len(pairs) / best["pairwise"], "ratio": best["pairwise"] / best["engine"],
             "engine_flops": flops, "engine_achieved_flops": flops / best["engine"],
+            "pairwise_flops": pair_flops, "pairwise_achieved_flops": pair_flops / best["pairwise"],
+            "work_ratio": pair_flops / flops,
             "max_abs_diff": float(np.abs(got - want).max())}
 
 
@@ -136,6 +142,8 @@ def report(fig: dict) -> None:
               f"{m['pairwise_candidates_per_s']:.2f} cand/s, ratio {m['ratio']:.2f}x; engine "
               f"{m['engine_achieved_flops'] / 1e9:.1f} GFLOP/s = {100 * m['fraction_of_peak']:.0f}% of the GEMM peak; "
               f"max |diff| {m['max_abs_diff']:.2e}")
+        print(f"     work: pairwise does {m['work_ratio']:.2f}x the engine's matmul FLOPs, at "
+              f"{m['pairwise_achieved_flops'] / 1e9:.1f} GFLOP/s")
     print(f"GEMM peak ({fig['dtype']}, measured in this run): {fig['gemm_peak_flops'] / 1e9:.1f} GFLOP/s; "
           "by shape: " + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in fig["gemm_flops_by_shape"].items()))
 
