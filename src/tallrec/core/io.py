@@ -94,15 +94,20 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         raise TallrecError(f"{path}: cannot write ({e.strerror or e})") from None
     try:
         yield tmp
-        if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
-            os.replace(path, old / "x")
+        if not path.exists():
             os.replace(tmp, path)
+            return
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
+        os.replace(path, old / "x")
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            os.replace(old / "x", path)  # put the previous folder back
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
     except OSError as e:
-        raise TallrecError(f"{path}: cannot write ({e.strerror or e})") from None
+        raise TallrecError(f"{path}: cannot write ({e.strerror or e}); the previous folder is unchanged") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
