@@ -143,9 +143,16 @@ def run_setting(args, max_batch: int, per_client: list[list[dict]]) -> dict:
     try:
         results, seconds = asyncio.run(load(url, per_client, args.request_timeout))
         stats = batch_stats(url)
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    except BaseException:
+        proc.kill()  # interrupted: the server must not outlive the benchmark, draining requests nobody awaits
+        proc.wait()
+        raise
+    proc.send_signal(signal.SIGTERM)
+    try:
         code = proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
     sent = sum(len(r) for r in per_client)
     ok = [r for r in results if r["status"] == 200 and len(r["scores"]) == len(r["body"]["candidates"])]
     lat = np.array([r["latency"] for r in results]) * 1e3
@@ -229,4 +236,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` or a kill: stop the server too
     main()
