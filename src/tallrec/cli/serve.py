@@ -24,8 +24,8 @@ def serve(
     model: Optional[str] = ModelOpt,
     precision: Optional[str] = PrecisionOpt,
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)."),
-    domain: str = typer.Option("movie", "--domain", help="The item noun of the prompt (movie, book, ...): the "
-                               "domain the adapters were tuned on."),
+    domain: str = typer.Option("movie", "--domain", help="The item noun of the prompt (movie, book, ...) for "
+                               "--no-adapter and for adapters whose run recorded none."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(8000, "--port"),
     max_batch: int = typer.Option(32, "--max-batch", help="Most candidates scored in one model batch."),
