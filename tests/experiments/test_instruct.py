@@ -125,8 +125,9 @@ def test_limit_draws_records(tmp_path, tiny_model_dir):
 
 
 def test_all_records_too_long(tmp_path, tiny_model_dir):
+    long = [{**r, "output": r["output"] + " and so on" * 40} for r in alpaca_records()]
     with pytest.raises(DataError, match="all 6 records are longer than the cutoff"):
-        tune_instruct(_icfg(tiny_model_dir, cutoff=8), alpaca_records(), tmp_path / "s",
+        tune_instruct(_icfg(tiny_model_dir, cutoff=64), long, tmp_path / "s",
                       lm=load_model(str(tiny_model_dir), "fp32"), source="fake.json", log=lambda m: None)
 
 
@@ -135,7 +136,10 @@ def test_stage1_adapter_continues_into_rec_tuning(stage1, tmp_path, tiny_model_d
     from safetensors.torch import load_file
 
     out, res = stage1
-    cfg = rec_config(tiny_model_dir, shots=8, lr=0.0, init_adapter=str(res.adapter))
+    from dataclasses import replace
+
+    # lr 0 is refused by the config loader; built directly it makes training a no-op.
+    cfg = replace(rec_config(tiny_model_dir, shots=8, init_adapter=str(res.adapter)), lr=0.0)
     run = rec_tune(cfg, samples(40), samples(16, seed=1), tmp_path / "tallrec", progress=False,
                    lm=load_model(str(tiny_model_dir), "fp32"))
     a = load_file(str(res.adapter / "adapter_model.safetensors"))
@@ -195,8 +199,8 @@ def test_tune_instruct_cli(run_cli, tmp_path, tiny_model_dir):
 @pytest.mark.parametrize("args, message", [
     (["--data", "/nonexistent/alpaca.json"], "/nonexistent/alpaca.json: no such file"),
     (["--config", "/nonexistent/x.yaml"], "/nonexistent/x.yaml: no such config file"),
-    (["--loss-on", "prompt"], "loss_on must be 'all' or 'answer'"),
-    (["--limit", "0"], "limit must be a positive number of records"),
+    (["--loss-on", "prompt"], "--loss-on: 'prompt' is not one of all, answer"),
+    (["--limit", "0"], "--limit: must be at least 1, got 0"),
 ])
 def test_tune_instruct_bad_input(run_cli, tmp_path, tiny_model_dir, args, message):
     data = write_alpaca(tmp_path / "alpaca.json")
