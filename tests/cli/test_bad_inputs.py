@@ -14,7 +14,7 @@ import pytest
 
 from tallrec.data import save_samples
 
-from llm.helpers import synthetic
+from helpers import synthetic
 
 TAB = "\t"
 

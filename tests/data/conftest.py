@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import one_line_error, write_raw_movielens
 
 from tallrec.data import Sample, save_samples
 
-
-def write_ml(folder: Path, ratings: list[tuple], titles: dict[int, str] | None = None) -> Path:
-    """A fake ml-100k folder: u.data (tab-separated) and u.item ('|'-separated, ISO-8859-1)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    items = sorted({r[1] for r in ratings}) if titles is None else sorted(titles)
-    titles = titles or {i: f"Movie {i} (199{i % 10})" for i in items}
-    (folder / "u.data").write_text("".join("\t".join(map(str, r)) + "\n" for r in ratings))
-    (folder / "u.item").write_bytes(
-        "".join(f"{i}|{titles[i]}|01-Jan-1995||http://x|0|1\n" for i in items).encode("ISO-8859-1")
-    )
-    return folder
+write_ml = write_raw_movielens
 
 
 @pytest.fixture
@@ -44,18 +35,7 @@ def small_samples() -> list[Sample]:
     ]
 
 
-def assert_one_line_error(code: int, err: str, *fragments: str) -> str:
-    """Exit code != 0, exactly one 'tallrec: error:' line last on stderr, no traceback; returns it."""
-    assert code != 0
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert lines, "nothing on stderr"
-    last = lines[-1]
-    assert last.startswith("tallrec: error: "), err
-    assert sum(l.startswith("tallrec: error") for l in lines) == 1
-    for f in fragments:
-        assert f in last, (f, last)
-    return last
+assert_one_line_error = one_line_error
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import json
 import random
 from pathlib import Path
 
+from helpers import one_line_error
+
 from tallrec.core.config import load_config
 from tallrec.data import Sample, save_samples
 from tallrec.data.datasets import DomainData
@@ -107,14 +109,7 @@ def write_data_dir(root: Path, book: bool = True) -> Path:
     return root
 
 
-def error_line(code: int, err: str) -> str:
-    """The single 'tallrec: error:' line, last on stderr (progress bars may precede it); no traceback."""
-    assert code != 0
-    assert "Traceback" not in err
-    lines = [l for l in err.strip().splitlines() if l.strip()]
-    assert lines and lines[-1].startswith("tallrec: error: "), err
-    assert sum("tallrec: error" in l for l in lines) == 1
-    return lines[-1]
+error_line = one_line_error
 
 
 def write_grid_yaml(path: Path, **values) -> Path:

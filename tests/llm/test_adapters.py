@@ -14,7 +14,7 @@ from tallrec.prompts.registry import load_template
 from tallrec.tuning.adapters import save_adapter
 from tallrec.tuning.config import TrainConfig
 
-from .helpers import synthetic
+from helpers import synthetic
 
 
 @pytest.fixture(scope="module")

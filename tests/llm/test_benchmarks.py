@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tallrec.data import save_samples
 
-from .helpers import synthetic
+from helpers import synthetic
 
 REPO = Path(__file__).resolve().parents[2]
 

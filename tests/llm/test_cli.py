@@ -6,7 +6,7 @@ import pytest
 
 from tallrec.data import save_samples
 
-from .helpers import synthetic
+from helpers import synthetic
 
 
 @pytest.fixture

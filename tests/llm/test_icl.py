@@ -5,7 +5,7 @@ from tallrec.llm.icl import demo_text, demonstrations, icl_scores, run_icl
 from tallrec.llm.models import load_model
 from tallrec.llm.scoring import ScoreOptions, Scorer
 
-from .helpers import synthetic
+from helpers import synthetic
 
 
 @pytest.fixture(scope="module")

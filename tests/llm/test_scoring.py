@@ -8,7 +8,7 @@ from tallrec.llm.encoding import common_prefix, encode_prompt
 from tallrec.llm.models import load_model
 from tallrec.llm.scoring import ScoreOptions, Scorer, reference_scores
 
-from .helpers import synthetic
+from helpers import synthetic
 
 
 @pytest.fixture(scope="module")

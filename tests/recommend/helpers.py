@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+from helpers import write_raw_movielens
+
 from tallrec.data import Sample
 
 SHORT = ["Up", "Heat (1995)", "M", "Babe (1995)"]
@@ -32,31 +34,6 @@ def pairs(u: Sample, titles) -> list[Sample]:
     return [replace(u, target=t) for t in titles]
 
 
-def one_line_error(code: int, err: str, *fragments: str) -> str:
-    """Exit code 1, one 'tallrec: error:' line last on stderr, no traceback; returns that line."""
-    assert code == 1, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert lines and lines[-1].startswith("tallrec: error: "), err
-    assert sum(line.startswith("tallrec: error") for line in lines) == 1
-    for f in fragments:
-        assert f in lines[-1], (f, lines[-1])
-    return lines[-1]
-
-
-def write_ml(folder, ratings, titles=None):
-    """tests/data/conftest.write_ml (the tiny MovieLens-format raw folder), loaded by path: tests/data
-    is no package."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "data" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("tests_data_conftest", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.write_ml(folder, ratings, titles)
-
-
 def synthetic_ml(folder, users: int = 12, per_user: int = 30, items: int = 80, seed: int = 0):
     """A raw folder with enough windows for a test split with liked targets."""
     rng = random.Random(seed)
@@ -67,4 +44,4 @@ def synthetic_ml(folder, users: int = 12, per_user: int = 30, items: int = 80, s
             ratings.append((u, item, rng.randint(1, 5), ts))
     titles = {i: f"Film {i} ({1950 + i % 50})" for i in range(1, items + 1)}
     titles[7] = titles[8]  # u.item holds some titles twice under two ids
-    return write_ml(folder, ratings, titles), ratings, titles
+    return write_raw_movielens(folder, ratings, titles), ratings, titles

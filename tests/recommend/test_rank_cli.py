@@ -9,11 +9,12 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import one_line_error
 
 from tallrec.data import Sample
 from tallrec.llm.scoring import reference_scores
 
-from .helpers import CANDIDATES, one_line_error
+from .helpers import CANDIDATES
 
 
 def _users(n=5):

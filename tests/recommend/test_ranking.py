@@ -8,12 +8,13 @@ import json
 import math
 
 import pytest
+from helpers import one_line_error
 
 from tallrec.data import load_samples
 from tallrec.data.builders.movielens import build_movielens
 from tallrec.recommend.metrics import metrics_from_ranks, random_expected, target_rank
 
-from .helpers import one_line_error, synthetic_ml
+from .helpers import synthetic_ml
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from llm.helpers import synthetic
+from helpers import synthetic
 
 from tallrec.core.config import load_config
 from tallrec.data import save_samples

@@ -83,7 +83,7 @@ def test_tune_instruct_holds_the_lock(tmp_path, tiny_model_dir):
 
 
 def test_evaluate_holds_the_lock_on_its_folder(tmp_path, tiny_model_dir):
-    from llm.helpers import synthetic
+    from helpers import synthetic
 
     from tallrec.llm.evaluation import evaluate
     from tallrec.llm.models import load_model

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from llm.helpers import synthetic
+from helpers import synthetic
 
 from tallrec.core.config import load_config
 from tallrec.core.errors import ModelError, TallrecError

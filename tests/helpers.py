@@ -1,0 +1,47 @@
+"""Helpers every test area shares (import as `from helpers import ...`; tests/ is on the path):
+synthetic samples, a tiny MovieLens-format raw folder, and the one-line error check."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from tallrec.data import Sample
+
+TITLES = [f"Movie {chr(65 + i % 26)}{i} ({1950 + i % 50})" for i in range(200)]
+
+
+def synthetic(n: int, seed: int = 0, history: int = 10) -> list[Sample]:
+    """Samples whose label follows the history's like share, so there is something to learn."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        hist = tuple((rng.choice(TITLES), rng.random() < 0.5) for _ in range(rng.randint(1, history)))
+        share = sum(liked for _, liked in hist) / len(hist)
+        out.append(Sample(history=hist, target=rng.choice(TITLES), label=rng.random() < share))
+    return out
+
+
+def write_raw_movielens(folder: Path, ratings: list[tuple], titles: dict[int, str] | None = None) -> Path:
+    """A fake ml-100k folder: u.data (tab-separated) and u.item ('|'-separated, ISO-8859-1)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    items = sorted({r[1] for r in ratings}) if titles is None else sorted(titles)
+    titles = titles or {i: f"Movie {i} (199{i % 10})" for i in items}
+    (folder / "u.data").write_text("".join("\t".join(map(str, r)) + "\n" for r in ratings))
+    (folder / "u.item").write_bytes(
+        "".join(f"{i}|{titles[i]}|01-Jan-1995||http://x|0|1\n" for i in items).encode("ISO-8859-1")
+    )
+    return folder
+
+
+def one_line_error(code: int, err: str, *fragments: str) -> str:
+    """Exit code 1, exactly one 'tallrec: error:' line, last on stderr (progress bars may precede
+    it), no traceback, holding every fragment; returns that line."""
+    assert code == 1, (code, err[-2000:])
+    assert "Traceback" not in err, err[-2000:]
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("tallrec: error: "), err[-2000:]
+    assert sum("tallrec: error" in line for line in lines) == 1, err[-2000:]
+    for f in fragments:
+        assert f in lines[-1], (f, lines[-1])
+    return lines[-1]
