@@ -18,16 +18,23 @@ CompileOpt = typer.Option(False, "--compile", help="Experimental: torch.compile 
 
 
 @dataclass
-class ScoringFlags:
-    """The options of every command that scores with a base model and, maybe, an adapter
-    (`@config_flags(ScoringFlags)`: one definition, the same names and checks everywhere)."""
+class ModelFlags:
+    """The model of every command that scores: a base model and, maybe, an adapter
+    (`@config_flags(...)`: one definition, the same names and checks everywhere)."""
 
-    adapter: str | None = setting(None, "LoRA adapter folder (a run folder's adapter/)")
-    no_adapter: bool = setting(False, "score with the untuned base model")
+    adapter: str | None = setting(None, "LoRA adapter folder (a run's adapter/; the ranking commands also take the run "
+                                  "folder)")
+    no_adapter: bool = setting(False, "use the untuned base model")
     model: str | None = setting(None, "registry name (smollm2-135m, gemma3-270m), HF folder or .gguf file "
                                 "(default: the adapter's base model, else smollm2-135m)")
     precision: str = setting("auto", "auto (bf16 where the hardware runs it) | fp32 | bf16 | fp16",
                              choices=PRECISIONS)
+
+
+@dataclass
+class ScoringFlags(ModelFlags):
+    """evaluate, predict and icl."""
+
     batch_size: int = setting(16, "samples per scoring batch", min=1)
     cutoff: int = setting(512, "most tokens per prompt; the oldest history items are dropped to fit, never the "
                           "question", min=64)
@@ -50,3 +57,11 @@ def check_precision(precision: str | None) -> None:
 
     if precision is not None and precision not in PRECISIONS:
         raise TallrecError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
+
+
+@dataclass
+class RankFlags(ModelFlags):
+    """The ranking commands (`rank`, `evaluate-ranking`)."""
+
+    batch_size: int = setting(64, "candidates per forward pass", min=1)
+    cutoff: int | None = setting(None, "prompt token limit (default: the run's training cutoff, else 512)", min=64)

@@ -8,17 +8,14 @@ from typing import Optional
 
 import typer
 
+from ..core.config import load_config
 from ..core.errors import TallrecError
 from . import app
-from .options import ModelOpt, PrecisionOpt
-
-AdapterOpt = typer.Option(None, "--adapter", help="Run folder (with adapter/) or adapter folder.")
-NoAdapterOpt = typer.Option(False, "--no-adapter", help="Rank with the untuned base model.")
-BatchOpt = typer.Option(64, "--batch-size", help="Candidates per forward pass.")
-CutoffOpt = typer.Option(None, "--cutoff", help="Prompt token limit (default: the run's training cutoff, else 512).")
+from .config_flags import config_flags
+from .options import RankFlags
 
 
-def _adapter_choice(adapter: Path | None, no_adapter: bool) -> Path | None:
+def _adapter_choice(adapter: str | Path | None, no_adapter: bool) -> Path | None:
     from ..recommend.recommender import resolve_run
 
     if (adapter is None) == (not no_adapter):
@@ -40,16 +37,12 @@ def _init_distributed() -> bool:
 
 
 @app.command()
+@config_flags(RankFlags, default_label="default")
 def rank(
     users: Path = typer.Option(..., "--users", help="users.jsonl: {user, liked, disliked, candidates} a line."),
     out: Path = typer.Option(..., "--out", help="ranked.jsonl: {user, top, scores} a line, in input order."),
-    adapter: Optional[Path] = AdapterOpt,
-    no_adapter: bool = NoAdapterOpt,
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    k: int = typer.Option(10, "--k", help="Candidates kept in `top`."),
-    batch_size: int = BatchOpt,
-    cutoff: Optional[int] = CutoffOpt,
+    k: int = typer.Option(10, "--k", min=1, help="Candidates kept in `top`."),
+    overrides: dict = None,
 ):
     """Rank each user's candidates by P(Yes), the user's prompt prefix computed once.
 
@@ -61,16 +54,13 @@ def rank(
     from ..recommend.userfile import read_users, render_ranked, shard_users
     from ..tuning.distributed import barrier, is_main
 
-    if k < 1:
-        raise TallrecError(f"--k must be at least 1, got {k}")
-    if batch_size < 1:
-        raise TallrecError(f"--batch-size must be at least 1, got {batch_size}")
-    run = _adapter_choice(adapter, no_adapter)
+    f = load_config(RankFlags, None, overrides)
+    run = _adapter_choice(f.adapter, f.no_adapter)
     lines = read_users(users)
     check_writable(out, folder=False)
     joined = _init_distributed()
     try:
-        rec = Recommender.load(run, model=model, precision=precision or "auto", batch_size=batch_size, cutoff=cutoff)
+        rec = Recommender.load(run, model=f.model, precision=f.precision, batch_size=f.batch_size, cutoff=f.cutoff)
         scores = shard_users(rec.engine, lines, rec.domain, rec.quote_history, progress=True)
         if is_main():
             write_text_atomic(out, render_ranked(lines, scores, k))
@@ -85,33 +75,28 @@ def rank(
 
 
 @app.command("evaluate-ranking")
+@config_flags(RankFlags, default_label="default")
 def evaluate_ranking(
     data: Path = typer.Option(..., "--data", help="Ranking benchmark folder (`tallrec data prepare ranking`)."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and ranks.jsonl."),
-    adapter: Optional[Path] = AdapterOpt,
-    no_adapter: bool = NoAdapterOpt,
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
     methods: str = typer.Option("llm,random,popularity,sasrec", "--methods", help="Comma-separated methods."),
     shots: int = typer.Option(64, "--shots", help="SASRec: samples drawn from train.json (0 = all)."),
     seed: int = typer.Option(0, "--seed", help="SASRec: seed of the draw and of training."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N lists."),
-    batch_size: int = BatchOpt,
-    cutoff: Optional[int] = CutoffOpt,
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N lists."),
+    overrides: dict = None,
 ):
     """HR@1/5/10, NDCG@5/10 and MRR of the LLM, random, popularity and SASRec on a ranking benchmark."""
     from ..recommend.benchmark import check_methods
     from ..recommend.benchmark import evaluate_ranking as run
     from ..recommend.recommender import Recommender
 
+    f = load_config(RankFlags, None, overrides)
     chosen = check_methods([m.strip() for m in methods.split(",") if m.strip()])
-    run_dir = _adapter_choice(adapter, no_adapter) if "llm" in chosen else adapter
-    if limit is not None and limit < 1:
-        raise TallrecError(f"--limit must be at least 1, got {limit}")
+    run_dir = _adapter_choice(f.adapter, f.no_adapter) if "llm" in chosen else f.adapter
 
     def load():
-        return Recommender.load(run_dir, model=model, precision=precision or "auto", batch_size=batch_size,
-                                cutoff=cutoff)
+        return Recommender.load(run_dir, model=f.model, precision=f.precision, batch_size=f.batch_size,
+                                cutoff=f.cutoff)
 
     def sasrec(train, valid, pairs):
         from ..baselines import fit_baseline
