@@ -25,7 +25,7 @@ from ..core.errors import ModelError
 from ..data.samples import Sample
 from ..prompts.templates import ChatTemplate, Template, answer_token_ids, load_template
 from .encoding import common_prefix, encode_prompt
-from .models import cache_argument
+from .models import cache_argument, unwrap_causal_lm
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Scorer:
         self._decoder, self._head = _answer_head(model, self.answer)
         # Looked up once, on the module that is actually called (not per batch).
         target = self._decoder if self._decoder is not None else model
-        self._cache_kw = cache_argument(_unwrap(target))
+        self._cache_kw = cache_argument(unwrap_causal_lm(target))
         self._eager = target
         self._call = _compiled(target) if self.options.compile else target
         # With compile, a few prompts are scored eagerly before the first trace: in score_bench the
@@ -171,16 +171,12 @@ def _compiled(module):
     return torch.compile(module, dynamic=True)
 
 
-def _unwrap(model):
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
 
 
 def _answer_head(model, answer) -> tuple:
     """(decoder, (LM head, answer rows)) or (None, None) to use the full model."""
-    base = _unwrap(model)
+    base = unwrap_causal_lm(model)
     cfg = getattr(base, "config", None)
     if cfg is None or any(getattr(cfg, k, None) not in (None, 1, 1.0) for k in _LOGIT_TRANSFORMS):
         return None, None
