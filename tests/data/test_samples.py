@@ -4,7 +4,7 @@ import pytest
 
 from tallrec.core.errors import DataError
 from tallrec.data import Sample, load_samples, samples_to_json
-from tallrec.data.fewshot import draw_fewshot
+from tallrec.data.fewshot import draw_fewshot, permute_history
 
 OFFICIAL = ["movie/valid.json", "movie/test.json", "book/valid.json", "book/test.json"]
 
@@ -89,3 +89,17 @@ def test_fewshot_is_deterministic_and_balanced():
     assert len(draw_fewshot(pool, None, seed=0)) == 100  # "all samples" works
     with pytest.raises(DataError, match="cannot draw 101 shots from a pool of 100"):
         draw_fewshot(pool, 101, seed=0)
+
+
+def test_permute_history_keeps_items_labels_and_targets():
+    pool = [Sample(tuple((f"h{i}-{j}", (i + j) % 3 == 0) for j in range(5)), f"t{i}", label=i % 2 == 0)
+            for i in range(8)]
+    out = permute_history(pool, 3, seed=0)
+    assert out[:8] == pool and len(out) == 32 and permute_history(pool, 3, seed=0) == out
+    for i, s in enumerate(out[8:]):
+        orig = pool[i % 8]
+        assert (s.target, s.label, sorted(s.history)) == (orig.target, orig.label, sorted(orig.history))
+    assert any(s.history != pool[i % 8].history for i, s in enumerate(out[8:]))  # orders do change
+    assert permute_history(pool, 0, seed=0) == pool
+    with pytest.raises(DataError, match="0 or more"):
+        permute_history(pool, -1, seed=0)

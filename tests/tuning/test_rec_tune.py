@@ -62,6 +62,13 @@ def test_answer_only_loss_and_all_samples(tmp_path, tiny_model_dir):
     assert res.steps == 10 and lora_b_norm(res.adapter) > 0
 
 
+def test_history_order_augmentation_trains_on_the_rewrites_too(tmp_path, tiny_model_dir):
+    res = _train(tmp_path, tiny_model_dir, augment=2, epochs=1, eval_every=100)
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert (hist["train_samples"], hist["train_examples"]) == (16, 48)
+    assert res.steps == 12 and lora_b_norm(res.adapter) > 0  # 48 examples / batch 4, one epoch
+
+
 def test_out_dir_with_another_run_is_refused(tmp_path, tiny_model_dir):
     _train(tmp_path, tiny_model_dir, epochs=1)
     with pytest.raises(TallrecError, match="already holds a different run"):

@@ -7,6 +7,7 @@ given the same (pool, K, seed) sees exactly the same samples.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Sequence
 
 from ..core.errors import DataError
@@ -50,3 +51,21 @@ def validation_subset(valid: Sequence[Sample], size: int | None) -> list[Sample]
     (seed 0, whatever the run's seed, so every run of a grid stops on the same samples)."""
     valid = list(valid)
     return valid if not size or size >= len(valid) else draw_fewshot(valid, size, seed=0)
+
+
+def permute_history(samples: Sequence[Sample], copies: int, seed: int) -> list[Sample]:
+    """History-order augmentation: the samples, then `copies` rewrites of each with its history
+    shuffled (seeded), so the liked and disliked lists appear in other orders with the same label.
+
+    Only the order changes: no item, label or target is added, so it stays within the few-shot
+    protocol. A history of fewer than two items has one order and is repeated as it is."""
+    if copies < 0:
+        raise DataError(f"augmentation copies must be 0 or more, got {copies}")
+    rng = random.Random(seed)
+    out = list(samples)
+    for _ in range(copies):
+        for s in samples:
+            history = list(s.history)
+            rng.shuffle(history)
+            out.append(replace(s, history=tuple(history)))
+    return out

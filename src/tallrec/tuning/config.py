@@ -74,6 +74,8 @@ class TrainConfig(LoraRecipe):
 
     shots: int | None = setting(64, "K few-shot samples drawn from the training pool; 0 or none = all", min=0)
     balanced: bool = setting(False, "draw K/2 liked and K/2 not-liked samples")
+    augment: int = setting(0, "history-order augmentation: train on the K samples plus N rewrites of each "
+                           "with its history shuffled (seeded); 0 = off", min=0)
     eval_every: int = setting(10, "optimizer steps between validation AUC checks", min=1)
     patience: int = setting(10, "validation checks without improvement before stopping early", min=1)
     valid_size: int | None = setting(None, "validation samples used for early stopping; 0 or none = all", min=0)

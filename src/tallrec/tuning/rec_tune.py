@@ -15,7 +15,7 @@ from typing import Sequence
 from ..core.errors import TallrecError
 from ..core.io import write_json_atomic
 from ..core.metrics import auc
-from ..data.fewshot import draw_fewshot
+from ..data.fewshot import draw_fewshot, permute_history
 from ..data.samples import Sample, samples_to_json
 from ..llm.models import LoadedModel, load_model
 from ..llm.scoring import ScoreOptions, Scorer, shard_ids
@@ -65,7 +65,8 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
             return _finished(folder, log)
         lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
         template = load_template(cfg.prompt, lm.tokenizer)
-        rows = [encode_sample(lm.tokenizer, s, cfg, template) for s in train]
+        examples = permute_history(train, cfg.augment, cfg.seed)  # the K samples first, then their rewrites
+        rows = [encode_sample(lm.tokenizer, s, cfg, template) for s in examples]
         resume = folder.start({"train_samples.json": train_json})
         if resume is not None and is_main():
             log(f"[rec-tune] {folder.out}: resuming from {resume.name}")
@@ -83,6 +84,7 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
             write_json_atomic(folder.out / "history.json", {
                 "best_valid_auc": result.best_valid_auc, "best_step": result.best_step, "steps": result.steps,
                 "seconds": round(result.seconds, 1), "valid_samples": len(vsub), "train_samples": len(train),
+                "train_examples": len(examples),
                 "checks": result.history})
         folder.finish()
     return result
