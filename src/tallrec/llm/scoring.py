@@ -26,6 +26,7 @@ from ..data.samples import Sample
 from ..prompts.templates import ChatTemplate, Template, answer_token_ids, load_template
 from .encoding import common_prefix, encode_prompt
 from .models import cache_argument, unwrap_causal_lm
+from .packing import pack_batches, packed_inputs
 
 
 @dataclass
@@ -38,6 +39,9 @@ class ScoreOptions:
     # ops. On the 2-core dev CPU it compiled in ~2 minutes and gave 1.02-1.36x (BENCHMARKS.md), so
     # it is off by default.
     compile: bool = False
+    # Suffixes after the shared prefix packed into one row with a 4D mask instead of padded rows
+    # (llm/packing.py): the ranking engine's setting, where many short suffixes share one prefix.
+    pack: bool = False
 
 
 class Scorer:
@@ -94,11 +98,16 @@ class Scorer:
             prefix_cache = self._run_prefix(prompts[0][:plen], call) if plen > 0 else None
             order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
             bs = max(1, self.options.batch_size)
-            batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+            packed = self.options.pack and prefix_cache is not None and self._decoder is not None
+            if packed:
+                batches = pack_batches(order, [len(p) - plen for p in prompts], bs)
+            else:
+                batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+            score = self._score_packed if packed else self._score_batch
             bar = tqdm(total=len(prompts), desc=desc, unit="sample", disable=not self.options.progress, leave=False)
             for idx in batches:
                 rows = [prompts[i][plen:] for i in idx]
-                out[idx] = self._score_batch(rows, plen, prefix_cache, call)
+                out[idx] = score(rows, plen, prefix_cache, call)
                 bar.update(len(idx))
             bar.close()
             return out
@@ -115,13 +124,25 @@ class Scorer:
         """
         if self._decoder is not None:
             out = _run(call, kwargs)
-            h = out.last_hidden_state[:, -1, :].float()
-            head, rows = self._head  # read each time: stays right if the head itself is trained
-            pair = h @ head.weight[rows].float().T
-            return (pair + head.bias[rows].float() if head.bias is not None else pair), out
+            return self._answer_logits(out.last_hidden_state[:, -1, :]), out
         out = _run(call, {"logits_to_keep": 1, **kwargs})
         logits = out.logits[:, -1, :]
         return logits[:, [self.answer.yes, self.answer.no]].float(), out
+
+    def _answer_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """(Yes, No) logits of decoder hidden states: the two answer rows of the LM head, in fp32."""
+        head, rows = self._head  # read each time: stays right if the head itself is trained
+        pair = h.float() @ head.weight[rows].float().T
+        return pair + head.bias[rows].float() if head.bias is not None else pair
+
+    def _score_packed(self, rows: list[list[int]], plen: int, prefix_cache, call) -> np.ndarray:
+        """One batch as one packed row after the prefix (llm/packing.py); decoder models only."""
+        dtype = self._decoder.get_input_embeddings().weight.dtype
+        ids, pos, mask, last = packed_inputs(rows, plen, self.device, dtype)
+        out = _run(call, {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "use_cache": True,
+                          self._cache_kw: copy.deepcopy(prefix_cache)})
+        pair = self._answer_logits(out.last_hidden_state[0, last])
+        return torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
 
     def _run_prefix(self, ids: list[int], call):
         x = torch.tensor([ids], device=self.device)

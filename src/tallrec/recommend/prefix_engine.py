@@ -98,7 +98,7 @@ class PrefixEngine:
         self.template = template or load_template()
         self.cutoff = cutoff
         self.scorer = Scorer(model, tokenizer, ScoreOptions(batch_size=batch_size, cutoff=cutoff, prefix_cache=True,
-                                                            progress=False), self.template)
+                                                            progress=False, pack=True), self.template)
 
     def encode(self, user: Sample, titles: Sequence[str]) -> list[Group]:
         return encode_user(self.tokenizer, user, titles, self.cutoff, self.template)
