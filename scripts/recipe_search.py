@@ -29,7 +29,7 @@ import numpy as np
 
 from tallrec.core.config import load_config, resolve_config
 from tallrec.data.datasets import load_domain
-from tallrec.data.fewshot import draw_fewshot
+from tallrec.data.fewshot import validation_subset
 from tallrec.llm.adapters import with_adapter
 from tallrec.llm.evaluation import evaluate
 from tallrec.llm.models import load_model
@@ -66,7 +66,7 @@ STUDIES = {
 
 def selection_split(valid, early_stop_size: int, select_size: int):
     """The selection part: validation samples outside the early-stopping draw, in file order."""
-    stop = {id(s) for s in draw_fewshot(valid, early_stop_size, seed=0)}
+    stop = {id(s) for s in validation_subset(valid, early_stop_size)}  # what rec_tune early-stops on
     return [s for s in valid if id(s) not in stop][:select_size]
 
 
