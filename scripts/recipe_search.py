@@ -60,6 +60,10 @@ STUDIES = {
             "cosine-warmup": dict(scheduler="cosine", warmup_steps=2),
             "balanced": dict(balanced=True),
             "lr3e-4": dict(lr=3e-4),
+            # prompt styles on the augmented recipe: the history's own like count stated in the
+            # prompt (issue 14 item 3), and the model's chat template
+            "augment2-e1-stats": dict(augment=2, epochs=1, eval_every=8, prompt="stats"),
+            "augment2-e1-chat": dict(augment=2, epochs=1, eval_every=8, prompt="chat"),
         }},
 }
 
@@ -70,15 +74,21 @@ def selection_split(valid, early_stop_size: int, select_size: int):
     return [s for s in valid if id(s) not in stop][:select_size]
 
 
-def run_candidate(name, over, study, seed, shots, data, select, out):
+def run_name(name: str, model: str) -> str:
+    """A candidate's name in the results: `name` for the default model, `name@model` otherwise."""
+    return name if model == BASE_MODEL else f"{name}@{model}"
+
+
+def run_candidate(name, over, study, seed, shots, data, select, out, model=BASE_MODEL):
     t0 = time.time()
     cfg = load_config(TrainConfig, resolve_config(study["base"], "rec") if study["base"] else None,
-                      {**study["over"], **over, "shots": shots, "seed": seed})
+                      {**study["over"], **over, "shots": shots, "seed": seed, "model": model})
+    name = run_name(name, model)
     run = rec_tune(cfg, data.train, data.valid, out / f"{name}-seed{seed}", overwrite=True)
     lm = with_adapter(load_model(cfg.model, cfg.precision), run.adapter)
     rec = evaluate(lm, select, out / f"{name}-seed{seed}" / "select", data="movie/valid.json[selection part]",
                    options=ScoreOptions(batch_size=16))
-    return {"name": name, "seed": seed, **over, "shots": shots, "best_step": run.best_step, "steps": run.steps,
+    return {"name": name, "seed": seed, "model": model, **over, "shots": shots, "best_step": run.best_step, "steps": run.steps,
             "early_stop_auc": run.best_valid_auc, "select_auc": rec["auc"], "select_n": rec["n"],
             "seconds": round(time.time() - t0, 1)}
 
@@ -110,6 +120,8 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--select-size", type=int, default=None, help="selection samples (default: the study's)")
     ap.add_argument("--only", nargs="*", default=None, help="candidate names (and/or 'untuned') to run")
+    ap.add_argument("--model", default=BASE_MODEL, help="base model (registry name or folder); results are "
+                    "named NAME@MODEL for a model other than the default")
     args = ap.parse_args()
     study = STUDIES[args.study]
     out = Path(args.out or ("runs/recipe-search" if args.study == 1 else "runs/recipe-study"))
@@ -119,20 +131,21 @@ def main():
     done = {(r["name"], r.get("seed", 0)) for r in rows}
     data = load_domain("movie", args.data_dir)
     select = selection_split(data.valid, 200, args.select_size or study["select_size"])
-    if ("untuned", 0) not in done and (not args.only or "untuned" in args.only):
+    untuned = run_name("untuned", args.model)
+    if (untuned, 0) not in done and (not args.only or "untuned" in args.only):
         t0 = time.time()
-        rec = evaluate(load_model(BASE_MODEL), select, out / "untuned", data="movie/valid.json[selection part]",
+        rec = evaluate(load_model(args.model), select, out / untuned, data="movie/valid.json[selection part]",
                        options=ScoreOptions(batch_size=16))
-        rows.append({"name": "untuned", "seed": 0, "shots": 0, "best_step": 0, "steps": 0,
+        rows.append({"name": untuned, "seed": 0, "model": args.model, "shots": 0, "best_step": 0, "steps": 0,
                      "early_stop_auc": float("nan"), "select_auc": rec["auc"], "select_n": rec["n"],
                      "seconds": round(time.time() - t0, 1)})
         with results_file.open("a") as f:
             f.write(json.dumps(rows[-1]) + "\n")
     for seed in args.seeds:
         for name, over in study["candidates"].items():
-            if (name, seed) in done or (args.only and name not in args.only):
+            if (run_name(name, args.model), seed) in done or (args.only and name not in args.only):
                 continue
-            rows.append(run_candidate(name, over, study, seed, args.shots, data, select, out))
+            rows.append(run_candidate(name, over, study, seed, args.shots, data, select, out, args.model))
             with results_file.open("a") as f:
                 f.write(json.dumps(rows[-1]) + "\n")
             print(json.dumps(rows[-1]), flush=True)

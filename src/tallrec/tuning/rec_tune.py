@@ -15,7 +15,7 @@ from typing import Sequence
 from ..core.errors import TallrecError
 from ..core.io import write_json_atomic
 from ..core.metrics import auc
-from ..data.fewshot import draw_fewshot, permute_history
+from ..data.fewshot import draw_fewshot, permute_history, validation_subset
 from ..data.samples import Sample, samples_to_json
 from ..llm.models import LoadedModel, load_model
 from ..llm.scoring import ScoreOptions, Scorer, shard_ids
@@ -51,7 +51,7 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
     train = draw_fewshot(pool, cfg.shots, cfg.seed, cfg.balanced)
     if not valid:
         raise TallrecError("rec-tuning needs validation samples for early stopping")
-    vsub = list(valid) if not cfg.valid_size or cfg.valid_size >= len(valid) else draw_fewshot(valid, cfg.valid_size, seed=0)
+    vsub = validation_subset(valid, cfg.valid_size)
     if len({bool(s.label) for s in vsub}) < 2:
         raise TallrecError("validation samples must contain both liked and not-liked samples")
     load_style(cfg.prompt)  # an unknown style is refused before the model loads
