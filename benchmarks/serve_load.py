@@ -68,14 +68,15 @@ def offline(args, reqs: list[dict]) -> dict:
     from tallrec.core.runtime import keep_freed_memory
 
     keep_freed_memory()  # as the tallrec command (the server) does
-    rec = Recommender.load(args.adapter or None, model=args.model, batch_size=args.max_batch)
+    rec = Recommender.load(args.adapter or None, model=args.model, batch_size=args.max_batch, precision=args.precision)
     warm = reqs_warmup(args)
     rec.rank(warm["liked"], warm["disliked"], warm["candidates"], k=1)  # as the server's warm-up request
     t0 = time.perf_counter()
     ranked = [rec.rank(**r, k=len(r["candidates"])) for r in reqs]
     seconds = time.perf_counter() - t0
     scores = [dict(x) for x in ranked]
-    return {"seconds": seconds, "throughput": sum(len(r["candidates"]) for r in reqs) / seconds, "scores": scores}
+    return {"seconds": seconds, "throughput": sum(len(r["candidates"]) for r in reqs) / seconds, "scores": scores,
+            "dtype": str(rec.lm.dtype).removeprefix("torch.")}
 
 
 def start_server(args, max_batch: int) -> tuple[subprocess.Popen, str]:
@@ -84,6 +85,7 @@ def start_server(args, max_batch: int) -> tuple[subprocess.Popen, str]:
            "--max-wait-ms", str(args.max_wait_ms), "--max-queue", str(max(256, 2 * args.clients)), "--log-level", "warning"]
     cmd += ["--adapter", args.adapter] if args.adapter else ["--no-adapter"]
     cmd += ["--model", args.model] if args.model else []
+    cmd += ["--precision", args.precision]
     proc = subprocess.Popen(cmd)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + args.start_timeout
@@ -178,6 +180,9 @@ def main(argv=None) -> dict:
     which.add_argument("--no-adapter", action="store_true", help="serve the untuned model (the default)")
     ap.add_argument("--model", default=None, help="base model: registry name or HF folder (default: the adapter's "
                     "base, else smollm2-135m)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                    help="weights dtype of the servers and the offline Recommender (fp32: served and offline "
+                    "scores agree to ~1e-6; in bf16 they differ by the rounding of other batch shapes)")
     ap.add_argument("--data-dir", default=None, help="folder holding ml-100k/ (titles); default the tallrec data folder")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=2, help="requests per client, micro-batched run")
@@ -225,6 +230,7 @@ def main(argv=None) -> dict:
            "settings": {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "batch1_clients": args.batch1_clients,
                         "batch1_requests": b1t["requests"],
                         "offline_requests": len(off["scores"]), "model": args.model or "default", "adapter": args.adapter,
+                        "precision": args.precision, "dtype": off["dtype"],
                         "mean_batch_candidates": bt["mean_batch_candidates"], "exit_codes": [bt["exit_code"], b1t["exit_code"]],
                         "cpu_count": os.cpu_count(), "loadavg_1m": [load_before[0], os.getloadavg()[0]],
                         "wall_s": time.perf_counter() - started}}
