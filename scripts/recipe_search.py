@@ -60,8 +60,10 @@ STUDIES = {
             "cosine-warmup": dict(scheduler="cosine", warmup_steps=2),
             "balanced": dict(balanced=True),
             "lr3e-4": dict(lr=3e-4),
-            # prompt styles on the augmented recipe: the history's own like count stated in the
-            # prompt (issue 14 item 3), and the model's chat template
+            # prompt styles: the history's own like count stated in the prompt (issue 14 item 3)
+            # and the model's chat template, on cpu-quick and on the augmented recipe
+            "stats": dict(prompt="stats"),
+            "chat": dict(prompt="chat"),
             "augment2-e1-stats": dict(augment=2, epochs=1, eval_every=8, prompt="stats"),
             "augment2-e1-chat": dict(augment=2, epochs=1, eval_every=8, prompt="chat"),
         }},
