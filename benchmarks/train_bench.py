@@ -24,7 +24,13 @@ import torch
 
 
 def run(kind: str, samples, args):
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments, set_seed
+    from transformers import (
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        set_seed,
+    )
 
     from tallrec.llm.models import load_model
     from tallrec.prompts.templates import load_template

@@ -82,7 +82,7 @@ def run_name(name: str, model: str) -> str:
 
 
 def run_candidate(name, over, study, seed, shots, data, select, out, model=BASE_MODEL):
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     cfg = load_config(TrainConfig, resolve_config(study["base"], "rec") if study["base"] else None,
                       {**study["over"], **over, "shots": shots, "seed": seed, "model": model})
     name = run_name(name, model)
@@ -92,7 +92,7 @@ def run_candidate(name, over, study, seed, shots, data, select, out, model=BASE_
                    options=ScoreOptions(batch_size=16))
     return {"name": name, "seed": seed, "model": model, **over, "shots": shots, "best_step": run.best_step, "steps": run.steps,
             "early_stop_auc": run.best_valid_auc, "select_auc": rec["auc"], "select_n": rec["n"],
-            "seconds": round(time.time() - t0, 1)}
+            "seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
 
 
 def table(rows: list[dict]) -> str:
@@ -135,12 +135,12 @@ def main():
     select = selection_split(data.valid, 200, args.select_size or study["select_size"])
     untuned = run_name("untuned", args.model)
     if (untuned, 0) not in done and (not args.only or "untuned" in args.only):
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         rec = evaluate(load_model(args.model), select, out / untuned, data="movie/valid.json[selection part]",
                        options=ScoreOptions(batch_size=16))
         rows.append({"name": untuned, "seed": 0, "model": args.model, "shots": 0, "best_step": 0, "steps": 0,
                      "early_stop_auc": float("nan"), "select_auc": rec["auc"], "select_n": rec["n"],
-                     "seconds": round(time.time() - t0, 1)})
+                     "seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)})
         with results_file.open("a") as f:
             f.write(json.dumps(rows[-1]) + "\n")
     for seed in args.seeds:

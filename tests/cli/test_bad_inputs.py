@@ -11,10 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import synthetic
 
 from tallrec.data import save_samples
-
-from helpers import synthetic
 
 TAB = "\t"
 

@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from tallrec.baselines.settings import SeqSettings, SimpleSettings
-from tallrec.core.config import build_config, load_config, packaged_config, packaged_configs, resolve_config
+from tallrec.core.config import (
+    build_config,
+    load_config,
+    packaged_config,
+    packaged_configs,
+    resolve_config,
+)
 from tallrec.core.errors import TallrecError
 from tallrec.experiments.grid.schema import GridConfig
 from tallrec.tuning.config import InstructConfig, TrainConfig
@@ -52,7 +58,7 @@ def test_packaged_names_resolve_per_schema(tmp_path):
     own = tmp_path / "paper.yaml"
     own.write_text("lr: 0.5\n")
     assert resolve_config(own, "rec") == own  # a real path wins over a packaged name
-    with pytest.raises(TallrecError, match="packaged rec configs: cpu-quick, paper"):
+    with pytest.raises(TallrecError, match="packaged rec configs: cpu-augment, cpu-quick, paper"):
         resolve_config("papr", "rec")
 
 

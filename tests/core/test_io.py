@@ -72,9 +72,9 @@ def test_a_failed_folder_swap_puts_the_previous_folder_back(tmp_path, monkeypatc
 
 
 def test_evaluate_that_cannot_write_keeps_the_previous_results(tmp_path, tiny_model_dir, run_cli, monkeypatch):
-    from tallrec.data import save_samples
-
     from helpers import synthetic
+
+    from tallrec.data import save_samples
 
     save_samples(tmp_path / "test.json", synthetic(6, seed=2))
     args = ("evaluate", "--no-adapter", "--model", str(tiny_model_dir), "--precision", "fp32",

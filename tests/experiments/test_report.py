@@ -3,8 +3,8 @@ the dry run of the quick budget, bad input as one line."""
 
 import json
 
-from tallrec.experiments.report import load_paper
 from tallrec.experiments.grid.store import ResultStore
+from tallrec.experiments.report import load_paper
 
 from .helpers import error_line, store_row, write_data_dir, write_grid_yaml
 

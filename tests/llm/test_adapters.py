@@ -4,6 +4,7 @@ when they load, and any other style refused with both names before scoring."""
 import json
 
 import pytest
+from helpers import synthetic
 
 from tallrec.core.errors import ModelError
 from tallrec.llm.adapters import adapter_prompt, check_adapter_prompt, with_adapter
@@ -13,8 +14,6 @@ from tallrec.llm.models import load_model
 from tallrec.prompts.registry import load_template
 from tallrec.tuning.adapters import save_adapter
 from tallrec.tuning.config import TrainConfig
-
-from helpers import synthetic
 
 
 @pytest.fixture(scope="module")

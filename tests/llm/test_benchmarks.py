@@ -5,9 +5,9 @@ import runpy
 import sys
 from pathlib import Path
 
-from tallrec.data import save_samples
-
 from helpers import synthetic
+
+from tallrec.data import save_samples
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -3,10 +3,9 @@
 import json
 
 import pytest
+from helpers import synthetic
 
 from tallrec.data import save_samples
-
-from helpers import synthetic
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from tallrec.llm.packing import pack_batches, packed_inputs
@@ -19,3 +20,57 @@ def test_packed_inputs_mask_positions_and_last_tokens():
     assert seen[:, :4].all()  # every suffix token sees the whole prefix
     assert seen[:, 4:].tolist() == [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0],
                                     [0, 0, 1, 0, 0], [0, 0, 1, 1, 0], [0, 0, 1, 1, 1]]
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_split_attention_equals_masked_attention(fused, monkeypatch):
+    """packed_attention (prefix part + own-suffix part, merged by log-sum-exp) is full attention
+    under the packed 4D mask: random grouped-query tensors, suffixes of different lengths."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from tallrec.llm import packed_attention as pa
+    from tallrec.llm.packed_attention import PackLayout, packed_attention
+
+    monkeypatch.setattr(pa, "FUSED_ON_CPU", fused)
+    torch.manual_seed(0)
+    rows, plen, heads, kv_heads, d = [[0] * 3, [0] * 7, [0], [0] * 5], 6, 4, 2, 8
+    t = sum(map(len, rows))
+    q = torch.randn(1, heads, t, d)
+    k, v = torch.randn(1, kv_heads, plen + t, d), torch.randn(1, kv_heads, plen + t, d)
+    _, _, mask, _ = packed_inputs(rows, plen, "cpu", torch.float32)
+
+    class Module(torch.nn.Module):  # what sdpa_attention_forward reads off the attention layer
+        num_key_value_groups, is_causal, training = heads // kv_heads, False, False
+
+    want, _ = sdpa_attention_forward(Module(), q, k, v, mask, scaling=d ** -0.5)
+    got, _ = packed_attention(Module(), q, k, v, None, scaling=d ** -0.5,
+                              tallrec_pack=PackLayout.of([len(r) for r in rows], "cpu"))
+    assert got.shape == want.shape == (1, t, heads, d)
+    assert (got - want).abs().max() < 1e-5
+
+
+def test_scorer_packed_split_attention_matches_the_mask(tiny_model_dir, monkeypatch):
+    """The scorer's packed path gives the same scores with split attention (which it really calls)
+    as with the 4D mask, with packs cut small so several rows run."""
+    import numpy as np
+
+    from tallrec.llm import packed_attention as pa
+    from tallrec.llm.models import base_attention, load_model
+    from tallrec.llm.scoring import ScoreOptions, Scorer
+
+    lm = load_model(str(tiny_model_dir), precision="fp32", device="cpu")
+    calls = []
+    real = pa.packed_attention
+    monkeypatch.setattr(pa, "packed_attention", lambda *a, **k: calls.append(1) or real(*a, **k))
+    prefix = lm.tokenizer("Given the user's preference, a shared prefix of some length")["input_ids"]
+    prompts = [prefix + lm.tokenizer(f" title {'x ' * i}{i}")["input_ids"] for i in range(9)]
+    before = base_attention(lm.model)
+
+    def scores(split):
+        opts = ScoreOptions(pack=True, split_attention=split, pack_tokens=12, progress=False)
+        return Scorer(lm.model, lm.tokenizer, opts).score_ids(prompts)
+
+    masked, split = scores(False), scores(True)
+    assert calls and base_attention(lm.model) == before  # used, then the model's own is restored
+    assert np.abs(masked - split).max() < 1e-5
+    assert np.abs(masked - Scorer(lm.model, lm.tokenizer, ScoreOptions(progress=False)).score_ids(prompts)).max() < 1e-4

@@ -1,14 +1,13 @@
 import numpy as np
 import pytest
 import torch
+from helpers import synthetic
 from transformers import AutoTokenizer
 
 from tallrec.data import Sample
 from tallrec.llm.encoding import common_prefix, encode_prompt
 from tallrec.llm.models import load_model
 from tallrec.llm.scoring import ScoreOptions, Scorer, reference_scores
-
-from helpers import synthetic
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,12 @@ from transformers import AutoTokenizer
 from tallrec.core.errors import ModelError
 from tallrec.data import Sample
 from tallrec.prompts.registry import load_template
-from tallrec.prompts.templates import answer_token_ids, record_prompt, sample_prompt, split_prompt
+from tallrec.prompts.templates import (
+    answer_token_ids,
+    record_prompt,
+    sample_prompt,
+    split_prompt,
+)
 
 
 @pytest.fixture(scope="module")

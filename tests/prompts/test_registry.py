@@ -7,7 +7,12 @@ import pytest
 
 from tallrec.core.errors import TallrecError
 from tallrec.data import Sample, load_samples
-from tallrec.prompts.registry import DEFAULT_STYLE, list_styles, load_style, load_template
+from tallrec.prompts.registry import (
+    DEFAULT_STYLE,
+    list_styles,
+    load_style,
+    load_template,
+)
 from tallrec.prompts.templates import sample_prompt, split_prompt
 
 # The paper's Alpaca prompt, written out here independently of the style file.

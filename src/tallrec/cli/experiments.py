@@ -16,7 +16,7 @@ from .options import DataDirOpt, ModelOpt, PrecisionOpt, TestLimitOpt
 def quickstart(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Run folder."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Training settings (default: the packaged CPU recipe)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Training settings (default: the packaged cpu-augment recipe)."),
     model: Optional[str] = ModelOpt,
     shots: int = typer.Option(64, "--shots"),
     seed: int = typer.Option(0, "--seed"),

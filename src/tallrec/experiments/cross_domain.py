@@ -33,7 +33,14 @@ from ..data.fewshot import draw_fewshot
 from ..tuning.config import TrainConfig
 from ..tuning.rec_tune import rec_tune
 from .common import DOMAINS, Outcome
-from .llm_cells import data_label, evaluate_cell, is_done, load_lm, read_metrics, trained
+from .llm_cells import (
+    data_label,
+    evaluate_cell,
+    is_done,
+    load_lm,
+    read_metrics,
+    trained,
+)
 
 ROWS = ("movie", "book", "both")
 VALID_FROM = ("first", "both")

@@ -22,7 +22,14 @@ from ..core.io import write_json_atomic, write_text_atomic
 from ..data.datasets import DomainData
 from ..tuning.config import TrainConfig
 from . import methods
-from .common import DEFAULT_INSTRUCT_CONFIG, DEFAULT_REC_CONFIG, DOMAINS, fmt, markdown_table, parse_int_list
+from .common import (
+    DEFAULT_INSTRUCT_CONFIG,
+    DEFAULT_REC_CONFIG,
+    DOMAINS,
+    fmt,
+    markdown_table,
+    parse_int_list,
+)
 from .cross_domain import ROWS, VALID_FROM
 from .grid.cells import expand_grid
 from .grid.runner import run_grid

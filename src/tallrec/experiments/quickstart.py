@@ -13,21 +13,14 @@ from ..data.datasets import load_domain
 from ..data.fewshot import validation_subset
 from ..data.samples import load_samples
 from ..llm.adapters import with_adapter
-from ..llm.evaluation import evaluate
+from ..llm.evaluation import evaluate, recorded_scores
 from ..llm.models import load_model
 from ..llm.scoring import ScoreOptions
 from ..tuning.config import TrainConfig
 from ..tuning.rec_tune import rec_tune
 from .hybrid import combine_and_record
 
-CPU_RECIPE = "cpu-quick"
-
-
-def _scores(folder) -> list[float]:
-    """The scores an evaluation wrote (scores.jsonl), in sample order."""
-    import json
-
-    return [json.loads(line)["score"] for line in (folder / "scores.jsonl").read_text().splitlines() if line]
+CPU_RECIPE = "cpu-augment"   # chosen on validation by recipe study 2 (README)
 
 
 def run_quickstart(out, data_dir=None, config=None, model=None, shots: int = 64, seed: int = 0,
@@ -53,7 +46,7 @@ def run_quickstart(out, data_dir=None, config=None, model=None, shots: int = 64,
     print(f"[quickstart] like-share floor AUC {floor['auc']:.4f} (no training)", flush=True)
     k_samples, fit_on = load_samples(out / "train" / "train_samples.json"), validation_subset(data.valid, cfg.valid_size)
     combined = {"hybrid": combine_and_record(k_samples, fit_on, test, out / "hybrid", lm=tuned_lm,
-                                             llm_test=_scores(out / "tuned"), options=opts, **common),
+                                             llm_test=recorded_scores(out / "tuned", test), options=opts, **common),
                 "hist-valid": combine_and_record(k_samples, fit_on, test, out / "hist-valid", **common)}
     for name, rec in combined.items():
         print(f"[quickstart] {name} AUC {rec['auc']:.4f} ({rec['fitted_on']})", flush=True)

@@ -116,6 +116,7 @@ def run_hybrid_cell(cell, ctx, cdir: Path, log: Log) -> dict:
     from dataclasses import replace
 
     from ..data.fewshot import validation_subset
+    from ..llm.evaluation import recorded_scores
     from ..llm.scoring import ScoreOptions, Scorer
     from .hybrid import combine_and_record
 
@@ -127,7 +128,10 @@ def run_hybrid_cell(cell, ctx, cdir: Path, log: Log) -> dict:
         rec_tune(cfg, data.train, data.valid, run, lm=load_lm(cfg))
     lm = load_lm(cfg, run / "adapter")
     options = ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff)
-    llm_test = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(test, desc=f"{cell.label()}: test")
+    # the r cell's own test scores when it has scored these samples with this adapter
+    llm_test = recorded_scores(run, test, run / "adapter")
+    if llm_test is None:
+        llm_test = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(test, desc=f"{cell.label()}: test")
     return combine_and_record(_k_samples(cfg, cell, ctx), validation_subset(data.valid, cfg.valid_size), test, cdir,
                               data=record_label(cell, ctx), lm=lm, llm_test=llm_test, options=options,
                               seed=cell.seed, shots=cell.shots, adapter=str(run / "adapter"))

@@ -6,7 +6,13 @@ from typing import Sequence
 
 from ..core.errors import DataError
 from ..data.samples import Sample
-from ..prompts.templates import DEFAULT_STYLE, ChatTemplate, Template, load_template, sample_prompt
+from ..prompts.templates import (
+    DEFAULT_STYLE,
+    ChatTemplate,
+    Template,
+    load_template,
+    sample_prompt,
+)
 
 
 def lm_template(lm, prompt: str | None = None) -> Template | ChatTemplate:

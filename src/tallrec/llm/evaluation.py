@@ -45,6 +45,27 @@ def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None,
     return rec
 
 
+def recorded_scores(folder: str | Path, samples: Sequence[Sample], adapter: str | Path | None = None) -> list[float] | None:
+    """The scores an earlier evaluation wrote into `folder` (scores.jsonl), if it scored exactly
+    these samples (count and labels) with this adapter; else None. Lets a method that needs the
+    tuned LLM's test scores reuse them instead of scoring the test file again."""
+    import json
+
+    folder = Path(folder)
+    try:
+        rec = json.loads((folder / "metrics.json").read_text())
+        rows = [json.loads(line) for line in (folder / "scores.jsonl").read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return None
+    if adapter is not None and rec.get("adapter") != str(adapter):
+        return None
+    if len(rows) != len(samples) or [r["index"] for r in rows] != list(range(len(samples))):
+        return None
+    if [bool(r["label"]) for r in rows] != [bool(s.label) for s in samples]:
+        return None
+    return [float(r["score"]) for r in rows]
+
+
 def predict(lm: LoadedModel, samples: Sequence[Sample], out_file: str | Path, options: ScoreOptions | None = None,
             **meta) -> np.ndarray:
     """P(Yes) for (possibly unlabeled) samples in the model's prompt style, written as JSON: one
@@ -55,4 +76,4 @@ def predict(lm: LoadedModel, samples: Sequence[Sample], out_file: str | Path, op
     return scores
 
 
-__all__ = ["evaluate", "predict", "with_adapter", "load_model"]
+__all__ = ["evaluate", "predict", "recorded_scores", "with_adapter", "load_model"]

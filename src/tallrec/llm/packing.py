@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import torch
 
-PACK_TOKENS = 512  # most suffix tokens per packed row: attention over masked pairs stays small
+# Most suffix tokens per packed row. With the 4D mask, attention runs over the masked pairs too, so
+# rows stay short; split attention (llm/packed_attention.py) skips them, so rows can be long.
+MASK_PACK_TOKENS = 512
+PACK_TOKENS = 4096
 
 
 def pack_batches(order: list[int], lengths: list[int], max_rows: int, max_tokens: int = PACK_TOKENS) -> list[list[int]]:
@@ -34,15 +37,18 @@ def pack_batches(order: list[int], lengths: list[int], max_rows: int, max_tokens
     return batches
 
 
-def packed_inputs(rows: list[list[int]], plen: int, device, dtype: torch.dtype):
-    """input_ids (1, T), position_ids (1, T), the additive 4D mask (1, 1, T, plen + T) and the
-    index of each row's last token in the packed row."""
+def packed_inputs(rows: list[list[int]], plen: int, device, dtype: torch.dtype, mask: bool = True):
+    """input_ids (1, T), position_ids (1, T), the additive 4D mask (1, 1, T, plen + T; None with
+    mask=False) and the index of each row's last token in the packed row."""
     lens = torch.tensor([len(r) for r in rows])
     seg = torch.repeat_interleave(torch.arange(len(rows)), lens)
     starts = torch.cumsum(lens, 0) - lens
     offset = torch.arange(int(lens.sum())) - torch.repeat_interleave(starts, lens)
+    ids = torch.tensor([[t for r in rows for t in r]], device=device)
+    positions, last = (plen + offset)[None].to(device), (starts + lens - 1).to(device)
+    if not mask:
+        return ids, positions, None, last
     own = (seg[:, None] == seg[None, :]) & (offset[:, None] >= offset[None, :])
     allowed = torch.cat([torch.ones(len(seg), plen, dtype=torch.bool), own], dim=1)
-    mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)
-    ids = torch.tensor([[t for r in rows for t in r]], device=device)
-    return ids, (plen + offset)[None].to(device), mask[None, None].to(device), (starts + lens - 1).to(device)
+    additive = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)
+    return ids, positions, additive[None, None].to(device), last

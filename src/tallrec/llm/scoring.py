@@ -25,8 +25,10 @@ from ..core.errors import ModelError
 from ..data.samples import Sample
 from ..prompts.templates import ChatTemplate, Template, answer_token_ids, load_template
 from .encoding import common_prefix, encode_prompt
-from .models import cache_argument, unwrap_causal_lm
-from .packing import pack_batches, packed_inputs
+from .models import attention_implementation, cache_argument, unwrap_causal_lm
+from .packed_attention import PackLayout
+from .packed_attention import register as register_packed_attention
+from .packing import MASK_PACK_TOKENS, PACK_TOKENS, pack_batches, packed_inputs
 
 
 @dataclass
@@ -39,9 +41,13 @@ class ScoreOptions:
     # ops. On the 2-core dev CPU it compiled in ~2 minutes and gave 1.02-1.36x (BENCHMARKS.md), so
     # it is off by default.
     compile: bool = False
-    # Suffixes after the shared prefix packed into one row with a 4D mask instead of padded rows
-    # (llm/packing.py): the ranking engine's setting, where many short suffixes share one prefix.
+    # Suffixes after the shared prefix packed into one row instead of padded rows (llm/packing.py):
+    # the ranking engine's setting, where many short suffixes share one prefix.
     pack: bool = False
+    # Packed rows: attention split into prefix and own-suffix parts (llm/packed_attention.py)
+    # instead of a 4D mask over the whole row, and up to `pack_tokens` suffix tokens per row.
+    split_attention: bool = True
+    pack_tokens: int | None = None  # default: PACK_TOKENS (split) or MASK_PACK_TOKENS (4D mask)
 
 
 class Scorer:
@@ -100,7 +106,8 @@ class Scorer:
             bs = max(1, self.options.batch_size)
             packed = self.options.pack and prefix_cache is not None and self._decoder is not None
             if packed:
-                batches = pack_batches(order, [len(p) - plen for p in prompts], bs)
+                limit = self.options.pack_tokens or (PACK_TOKENS if self.options.split_attention else MASK_PACK_TOKENS)
+                batches = pack_batches(order, [len(p) - plen for p in prompts], bs, limit)
             else:
                 batches = [order[i:i + bs] for i in range(0, len(order), bs)]
             score = self._score_packed if packed else self._score_batch
@@ -138,9 +145,16 @@ class Scorer:
     def _score_packed(self, rows: list[list[int]], plen: int, prefix_cache, call) -> np.ndarray:
         """One batch as one packed row after the prefix (llm/packing.py); decoder models only."""
         dtype = self._decoder.get_input_embeddings().weight.dtype
-        ids, pos, mask, last = packed_inputs(rows, plen, self.device, dtype)
-        out = _run(call, {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "use_cache": True,
-                          self._cache_kw: copy.deepcopy(prefix_cache)})
+        split = self.options.split_attention
+        ids, pos, mask, last = packed_inputs(rows, plen, self.device, dtype, mask=not split)
+        kwargs = {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "use_cache": True,
+                  self._cache_kw: copy.deepcopy(prefix_cache)}
+        if split:
+            kwargs["tallrec_pack"] = PackLayout.of([len(r) for r in rows], self.device)
+            with attention_implementation(self.model, register_packed_attention()):
+                out = _run(call, kwargs)
+        else:
+            out = _run(call, kwargs)
         pair = self._answer_logits(out.last_hidden_state[0, last])
         return torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
 

@@ -36,7 +36,9 @@ from ..data.samples import Sample
 from ..llm.scoring import ScoreOptions, Scorer
 from ..prompts.templates import ChatTemplate, Template, load_template, sample_prompt
 
-DEFAULT_BATCH = 64  # candidates per forward pass: 20 candidates of a user in one pass
+# Candidates per forward pass. Split attention (llm/packed_attention.py) makes long packs cheap, so
+# the candidates of a user run in one pass (up to llm.packing.PACK_TOKENS suffix tokens).
+DEFAULT_BATCH = 256
 
 
 @dataclass(frozen=True)

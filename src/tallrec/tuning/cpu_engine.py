@@ -15,6 +15,8 @@ import contextlib
 
 import torch
 
+from ..llm.models import attention_implementation, base_attention  # noqa: F401  (re-exported)
+
 TRAIN_ATTENTION_CPU = "eager"
 
 
@@ -52,26 +54,6 @@ def use_int16_lora_dropout(model: torch.nn.Module) -> int:
                 drops[name] = Int16Dropout(layer.p)
                 replaced += 1
     return replaced
-
-
-@contextlib.contextmanager
-def attention_implementation(model: torch.nn.Module, name: str):
-    """Switch a Hugging Face model's attention implementation for a block, then restore it."""
-    target = model.get_base_model() if hasattr(model, "get_base_model") else model
-    before = base_attention(model)
-    if before is None or name is None or before == name or not hasattr(target, "set_attn_implementation"):
-        yield
-        return
-    target.set_attn_implementation(name)
-    try:
-        yield
-    finally:
-        target.set_attn_implementation(before)
-
-
-def base_attention(model: torch.nn.Module) -> str | None:
-    target = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return getattr(target.config, "_attn_implementation", None)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,8 @@ from typing import Any, Mapping
 from ...core.config import load_config, resolve_config
 from ...core.errors import TallrecError
 from ...data.datasets import DOMAINS as DOMAIN_ALIASES
-from ...llm.models import DEFAULT_MODEL, REGISTRY as MODELS
+from ...llm.models import DEFAULT_MODEL
+from ...llm.models import REGISTRY as MODELS
 from .. import methods
 from ..common import DEFAULT_INSTRUCT_CONFIG, DEFAULT_REC_CONFIG, DOMAINS
 from .cells import BLOCK_KEYS, expand_grid

@@ -21,7 +21,12 @@ from importlib import resources
 from pathlib import Path
 
 from ...core.errors import TallrecError
-from ...core.io import ensure_dir, write_bytes_atomic, write_json_atomic, write_text_atomic
+from ...core.io import (
+    ensure_dir,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from ..common import DOMAINS, markdown_table
 from ..grid.store import GRID_JSON, STORE_NAME, ResultStore
 from . import tables
