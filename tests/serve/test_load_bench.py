@@ -15,7 +15,7 @@ def test_serve_load_on_the_tiny_model(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "load.json"
     res = main(["--model", str(tiny_model_dir), "--no-adapter", "--clients", "4", "--requests", "3",
                 "--batch1-clients", "2", "--batch1-requests", "2", "--candidates", "5", "--history", "4",
-                "--max-wait-ms", "20", "--data-dir", str(tmp_path / "no-data"), "--json", str(out)])
+                "--max-wait-ms", "20", "--precision", "fp32", "--data-dir", str(tmp_path / "no-data"), "--json", str(out)])
     saved = json.loads(out.read_text())
     assert all(k in saved for k in KEYS), sorted(saved)
     assert saved["clients"] == 4 and saved["requests"] == 12 and saved["settings"]["batch1_requests"] == 4
