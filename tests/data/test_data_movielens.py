@@ -21,9 +21,11 @@ def built(shared_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("movie")
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main(["data", "prepare", "movielens", "--raw", str(shared_data / "ml-100k"), "--out", str(out)])
+        code = main(["data", "prepare", "movielens", "--raw", str(shared_data / "ml-100k"), "--out", str(out),
+                     "--unpublished", "20"])
     assert code == 0 and stderr.getvalue() == ""
     assert "train.json (8000 samples)" in stdout.getvalue() and "test.json (1000 samples)" in stdout.getvalue()
+    assert "unpublished.json (20 samples)" in stdout.getvalue()
     return out
 
 

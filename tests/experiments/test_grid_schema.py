@@ -75,9 +75,29 @@ def test_packaged_budgets_expand():
     ({"models": ["/no/such/model"]}, "model '/no/such/model': no such model"),
     ({"baseline_options": {"tallrec": {"epochs": 2}}}, "baseline_options: unknown baseline 'tallrec'"),
     ({"icl_demos": -1}, "icl_demos must be a whole number >= 0"),
+    ({"test_split": "private"}, "test_split 'private': expected one of official, unpublished"),
+    ({"test_split": "unpublished", "methods": ["like-share"], "domains": ["movie", "book"]},
+     "test_split unpublished has movie samples only; remove book"),
 ])
 def test_bad_grid_is_one_line(tmp_path, values, message):
     cfg = write_grid_yaml(tmp_path / "bad.yaml", **values)
     with pytest.raises(TallrecError) as e:
         load_grid(config=cfg)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unpublished_test_split_is_recorded_with_each_cell(tmp_path):
+    from tallrec.experiments.grid.context import Context
+
+    official, _ = load_grid(config=write_grid_yaml(tmp_path / "a.yaml", methods=["like-share"], domains=["movie"]))
+    unpub, _ = load_grid(config=write_grid_yaml(tmp_path / "b.yaml", methods=["like-share"], domains=["movie"],
+                                               test_split="unpublished"))
+    cell = expand_grid(unpub)[0]
+    assert "test_split" not in Context(official, tmp_path).settings(cell)  # rows of older runs stay valid
+    assert Context(unpub, tmp_path).settings(cell)["test_split"] == "unpublished"
+
+
+def test_packaged_unpublished_grid_is_movie_only():
+    grid, _ = load_grid(config="quality-k64-unpublished")
+    cells = expand_grid(grid)
+    assert grid.test_split == "unpublished" and {c.domain for c in cells} == {"movie"} and len(cells) == 15

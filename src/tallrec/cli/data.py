@@ -75,16 +75,24 @@ def prepare_movielens(
     out: OutOpt,
     raw: RawMovieLensOpt = None,
     data_dir: DataDirOpt = None,
+    unpublished: Annotated[int, typer.Option(
+        "--unpublished", min=0, help="Also write unpublished.json: this many samples from no published file.")] = 0,
 ):
     """MovieLens-100K -> the official TALLRec movie split (8,000 / 1,000 / 1,000 samples).
 
     Windows of the 10 previous ratings of each user in time order (like = rating > 3); the last
     10,000 windows split 8:1:1 in order. valid.json and test.json are byte-identical to the authors'.
+    With --unpublished N, unpublished.json holds N windows (seeded draw) from before those 10,000:
+    a test set nobody tuned on (`tallrec evaluate --data .../unpublished.json`).
     """
     from ..core.paths import data_dir as resolve
-    from ..data.builders.movielens import build_movielens
+    from ..data.builders.movielens import build_movielens, unpublished_movielens
 
-    _write_splits(out, build_movielens(raw or resolve(data_dir) / "ml-100k"))
+    folder = raw or resolve(data_dir) / "ml-100k"
+    splits = build_movielens(folder)
+    if unpublished:
+        splits["unpublished"] = unpublished_movielens(folder, unpublished)
+    _write_splits(out, splits)
 
 
 @_command(prepare_app, "ranking")

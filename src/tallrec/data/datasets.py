@@ -4,8 +4,9 @@
 seconds, so it is rebuilt every time rather than cached: the JSON form would lose the time order
 of each history, which length cutoffs rely on). `load_domain("book")` splits the authors' book
 valid.json into a training pool and a validation part and keeps their test.json (see
-`bookcrossing.split_official_book`). DATA_DIR is --data-dir, else $TALLREC_DATA_DIR, else
-~/.cache/tallrec/data (`paths.data_dir`).
+`bookcrossing.split_official_book`). `test_split="unpublished"` swaps the movie test split for
+1,000 MovieLens samples that are in no published file (`movielens.unpublished_movielens`).
+DATA_DIR is --data-dir, else $TALLREC_DATA_DIR, else ~/.cache/tallrec/data (`paths.data_dir`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 from ..core.errors import DataError
 from ..core.paths import data_dir as resolve_data_dir
 from .builders.bookcrossing import DEFAULT_SEED, DEFAULT_VALID_SIZE, split_official_book
-from .builders.movielens import build_movielens
+from .builders.movielens import build_movielens, unpublished_movielens
 from .fetch import MOVIELENS_SHA256, OFFICIAL_SHA256, first_mismatch
 from .samples import Sample
 
+TEST_SPLITS = ("official", "unpublished")
 DOMAINS = {"movie": "movie", "movielens": "movie", "ml-100k": "movie", "book": "book", "bookcrossing": "book"}
 
 
@@ -34,8 +36,9 @@ class DomainData:
     source: str
 
 
-def resolve_movielens(data_dir: str | os.PathLike | None = None) -> DomainData:
-    """The TALLRec movie split (8,000/1,000/1,000) built from DATA_DIR/ml-100k."""
+def resolve_movielens(data_dir: str | os.PathLike | None = None, test_split: str = "official") -> DomainData:
+    """The TALLRec movie split (8,000/1,000/1,000) built from DATA_DIR/ml-100k; with
+    test_split="unpublished", the test part is 1,000 samples from no published file instead."""
     raw = resolve_data_dir(data_dir) / "ml-100k"
     for name in ("u.data", "u.item"):
         if not (raw / name).is_file():
@@ -47,7 +50,11 @@ def resolve_movielens(data_dir: str | os.PathLike | None = None) -> DomainData:
     official = first_mismatch(raw, {k: MOVIELENS_SHA256[k] for k in ("u.data", "u.item")}) is None
     note = ("GroupLens checksums match: the official TALLRec split" if official
             else "files differ from GroupLens ml-100k: TALLRec rules, not the official split")
-    return DomainData("movie", splits["train"], splits["valid"], splits["test"], f"MovieLens-100K at {raw} ({note})")
+    test, source = splits["test"], f"MovieLens-100K at {raw} ({note})"
+    if test_split == "unpublished":
+        test = unpublished_movielens(raw)
+        source += f"; test: {len(test):,} unpublished samples (seeded draw from the windows before the published ones)"
+    return DomainData("movie", splits["train"], splits["valid"], test, source)
 
 
 def resolve_book(data_dir: str | os.PathLike | None = None, valid_size: int = DEFAULT_VALID_SIZE,
@@ -70,9 +77,14 @@ def resolve_book(data_dir: str | os.PathLike | None = None, valid_size: int = DE
     )
 
 
-def load_domain(domain: str, data_dir: str | os.PathLike | None = None) -> DomainData:
+def load_domain(domain: str, data_dir: str | os.PathLike | None = None, test_split: str = "official") -> DomainData:
     """train/valid/test Samples of "movie" or "book" from the data folder."""
     key = DOMAINS.get(domain.strip().lower())
     if key is None:
         raise DataError(f"unknown domain {domain!r}; expected one of: movie, book")
-    return resolve_movielens(data_dir) if key == "movie" else resolve_book(data_dir)
+    if test_split not in TEST_SPLITS:
+        raise DataError(f"test split {test_split!r}: expected one of {', '.join(TEST_SPLITS)}")
+    if key == "book" and test_split != "official":
+        raise DataError("book has no unpublished test samples (its data are the authors' published files); "
+                        "use test_split unpublished with movie only")
+    return resolve_movielens(data_dir, test_split) if key == "movie" else resolve_book(data_dir)

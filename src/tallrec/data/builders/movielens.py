@@ -12,12 +12,16 @@ sha256 in `fetch.OFFICIAL_SHA256`):
   targets.
 * The last 10,000 windows of that list are split 8:1:1 in list order: train 8,000, valid 1,000,
   test 1,000.
+
+The ~80,000 earlier windows are in no published file. `unpublished_movielens` draws a seeded test
+set from them, to check that a result chosen on the official files holds on samples nobody tuned on.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import random
 from pathlib import Path
 
 from ...core.errors import DataError
@@ -89,8 +93,7 @@ def movielens_windows(ratings, titles: dict[int, str], history: int = HISTORY) -
     return out
 
 
-def build_movielens(raw_dir: str | os.PathLike) -> dict[str, list[Sample]]:
-    """{"train", "valid", "test"} Samples from a folder holding u.data and u.item."""
+def _windows(raw_dir: str | os.PathLike) -> list[Sample]:
     raw = Path(raw_dir)
     if not raw.is_dir():
         raise DataError(
@@ -102,5 +105,32 @@ def build_movielens(raw_dir: str | os.PathLike) -> dict[str, list[Sample]]:
     windows = movielens_windows(ratings, titles)
     if not windows:
         raise DataError(f"{raw / 'u.data'}: no user has more than {HISTORY} ratings; nothing to build")
-    train, valid, test = split_811(windows[-LAST_WINDOWS:])
+    return windows
+
+
+def build_movielens(raw_dir: str | os.PathLike) -> dict[str, list[Sample]]:
+    """{"train", "valid", "test"} Samples from a folder holding u.data and u.item."""
+    train, valid, test = split_811(_windows(raw_dir)[-LAST_WINDOWS:])
     return {"train": train, "valid": valid, "test": test}
+
+
+UNPUBLISHED_SEED = 0
+
+
+def unpublished_movielens(raw_dir: str | os.PathLike, n: int = 1000, seed: int = UNPUBLISHED_SEED) -> list[Sample]:
+    """`n` windows drawn with `seed` from those before the published 10,000, in their list order.
+
+    A window whose text (history, target, label) equals a published sample's is left out, so no
+    drawn sample can be answered from the official files. Mostly other users than the published
+    split's (users come in first-appearance order); same rules and prompt, so the same task.
+    """
+    if n <= 0:
+        raise DataError(f"unpublished samples: n must be positive, got {n}")
+    windows = _windows(raw_dir)
+    published = {(w.history, w.target, w.label) for w in windows[-LAST_WINDOWS:]}
+    pool = [i for i, w in enumerate(windows[:-LAST_WINDOWS]) if (w.history, w.target, w.label) not in published]
+    if n > len(pool):
+        raise DataError(f"unpublished samples: asked for {n}, only {len(pool)} windows lie before the published "
+                        f"{LAST_WINDOWS:,}")
+    picked = sorted(random.Random(seed).sample(pool, n))
+    return [windows[i] for i in picked]

@@ -85,7 +85,7 @@ class Context:
 
     def domain(self, name: str) -> DomainData:
         if name not in self.domains:
-            self.domains[name] = load_domain(name, self.data_dir)
+            self.domains[name] = load_domain(name, self.data_dir, self.grid.test_split)
         return self.domains[name]
 
     def test(self, domain: str, limit: int | None):
@@ -102,6 +102,8 @@ class Context:
         m = self.method(cell)
         s: dict[str, Any] = {"method": cell.method, "domain": cell.domain, "shots": cell.shots, "seed": cell.seed,
                              "model": cell.model, "test_limit": cell.test_limit}
+        if self.grid.test_split != "official":  # absent for the official files: older runs stay valid
+            s["test_split"] = self.grid.test_split
         if m.kind in ("baseline", "floor"):
             s["baseline_options"] = dict(self.grid.baseline_options.get(cell.method, {}))
         elif m.kind == "llm-untuned":

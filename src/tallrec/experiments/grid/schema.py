@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from ...core.config import load_config, resolve_config
 from ...core.errors import TallrecError
 from ...data.datasets import DOMAINS as DOMAIN_ALIASES
+from ...data.datasets import TEST_SPLITS
 from ...llm.models import DEFAULT_MODEL
 from ...llm.models import REGISTRY as MODELS
 from .. import methods
@@ -37,6 +38,7 @@ class GridConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
     test_limit: int | None = None
+    test_split: str = "official"            # official test files | unpublished (movie samples in no published file)
     blocks: list[dict] | None = None
     cross_domain: dict | None = None        # {shots, seeds, models, test_limit, valid_from}; None = none
     rec_config: str = DEFAULT_REC_CONFIG    # rec-tuning recipe (file, or a packaged config name)
@@ -187,6 +189,14 @@ def _validate_cross_domain(grid: GridConfig, where: str, base: Path) -> None:
 
 
 def _validate_options(grid: GridConfig, where: str) -> None:
+    if grid.test_split not in TEST_SPLITS:
+        raise TallrecError(f"{where}: test_split {grid.test_split!r}: expected one of {', '.join(TEST_SPLITS)}")
+    if grid.test_split != "official":
+        cells = expand_grid(grid)
+        domains = sorted({d for c in cells for d in c.domains if d != "movie"})
+        if domains:
+            raise TallrecError(f"{where}: test_split {grid.test_split} has movie samples only; "
+                               f"remove {', '.join(domains)} (and cross_domain) from the grid")
     if not isinstance(grid.icl_demos, int) or isinstance(grid.icl_demos, bool) or grid.icl_demos < 0:
         raise TallrecError(f"{where}: icl_demos must be a whole number >= 0, got {grid.icl_demos!r}")
     if not isinstance(grid.baseline_options, dict):

@@ -202,8 +202,8 @@ def models_used(rows: Sequence[dict]) -> list[str]:
     return [f"- `{m}` ({', '.join(sorted(d - {'?'}) or ['dtype not recorded'])})" for m, d in sorted(out.items())]
 
 
-RECIPE_KEYS = ("lr", "epochs", "batch_size", "micro_batch_size", "eval_every", "patience", "valid_size", "loss_on",
-               "cutoff", "precision", "lora")
+RECIPE_KEYS = ("prompt", "lr", "scheduler", "warmup_steps", "epochs", "batch_size", "micro_batch_size", "augment", "balanced",
+               "eval_every", "patience", "valid_size", "loss_on", "cutoff", "precision", "lora")
 
 
 def recipes(rows: Sequence[dict]) -> list[str]:
