@@ -1,0 +1,100 @@
+"""Does the LLM's zero-shot judgement of the target item alone add to the history statistics?
+
+The probe asks the untuned LLM the paper's question with an empty history ("Whether the user will
+like the target movie X?", no liked or disliked items): its P(Yes) is what the model believes of
+the item before knowing anything about the user, i.e. world knowledge, which the few-shot samples
+cannot supply (the target's like rate in K=64 samples is mostly the prior).
+
+Chosen on validation only, like scripts/recipe_search.py: the regression is fitted on the 200
+early-stopping validation samples (as `hybrid` and `hist-valid` are) and compared on the 800 other
+validation samples, for the K draws of seeds 0, 1, 2 (the draw sets the target like rates). The
+test file is never read. Rows: `hist-valid` (the history statistics), `+probe` (plus the probe's
+log-odds), and `probe` alone. Probe scores are cached per model in OUT/probe-MODEL.json.
+
+    python scripts/item_probe_study.py --models smollm2-135m qwen2.5-coder-0.5b [--out runs/item-probe]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tallrec.data.datasets import load_domain
+from tallrec.data.fewshot import draw_fewshot, validation_subset
+from tallrec.data.samples import Sample
+from tallrec.experiments.hybrid import fit_combiner, logit
+from tallrec.llm.models import load_model
+from tallrec.llm.scoring import ScoreOptions, Scorer
+
+
+def probe_scores(model: str, titles: list[str], cache: Path, precision: str) -> dict[str, float]:
+    """P(Yes) of the empty-history question for each title (cached: the probe never changes)."""
+    done = json.loads(cache.read_text()) if cache.exists() else {}
+    todo = [t for t in titles if t not in done]
+    if todo:
+        lm = load_model(model, precision)
+        scorer = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=16))
+        probes = [Sample((), t, None, domain="movie") for t in todo]
+        done.update(zip(todo, scorer.score(probes, desc=f"probe {model}")))
+        cache.write_text(json.dumps(done, indent=0, sort_keys=True))
+    return {t: done[t] for t in titles}
+
+
+def auc(labels, scores) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=["smollm2-135m"])
+    ap.add_argument("--out", default="runs/item-probe")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--shots", type=int, default=64)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--precision", default="auto")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_domain("movie", args.data_dir)
+    fit_on = validation_subset(data.valid, 200)
+    stop = {id(s) for s in fit_on}
+    select = [s for s in data.valid if id(s) not in stop]
+    y = [bool(s.label) for s in select]
+    rows = []
+    for model in args.models:
+        t0 = time.time()
+        probe = probe_scores(model, sorted({s.target for s in data.valid}), out / f"probe-{model}.json",
+                             args.precision)
+        seconds = time.time() - t0
+        p_fit = [probe[s.target] for s in fit_on]
+        p_sel = [probe[s.target] for s in select]
+        for seed in args.seeds:
+            train = draw_fewshot(data.train, args.shots, seed)
+            base, _ = fit_combiner(train, fit_on, select)
+            plus, info = fit_combiner(train, fit_on, select, p_fit, p_sel)
+            rows.append({"model": model, "seed": seed, "shots": args.shots, "select_n": len(select),
+                         "hist_valid": auc(y, base), "plus_probe": auc(y, plus), "probe_alone": auc(y, logit(p_sel)),
+                         "probe_coef": info["coef"][0], "probe_seconds": round(seconds, 1)})
+            print(json.dumps(rows[-1]), flush=True)
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print("\n| probe model | hist-valid (800) | + probe (800) | difference | probe alone | probe coef |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for model in args.models:
+        rs = [r for r in rows if r["model"] == model]
+        a, b = np.array([r["hist_valid"] for r in rs]), np.array([r["plus_probe"] for r in rs])
+
+        def ms(v):
+            return f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if len(v) > 1 else f"{v.mean():.4f}"
+
+        print(f"| {model} | {ms(a)} | {ms(b)} | {ms(b - a)} | {rs[0]['probe_alone']:.4f} | "
+              f"{np.mean([r['probe_coef'] for r in rs]):+.3f} |")
+
+
+if __name__ == "__main__":
+    main()
