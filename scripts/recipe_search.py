@@ -14,8 +14,9 @@ Two studies:
              history-order augmentation; selection on all 800 other validation samples (the
              standard error of an AUC on 300 samples is near 0.03, too coarse to pick between
              recipes). Screen on --seeds 0, confirm the best on --seeds 0 1 2.
-  --study 3  levers over cpu-augment (study 2's winner): lr 2e-3 and all-linear LoRA at its
-             compute, and twice its optimizer steps (2 epochs, or 5 rewrites per sample).
+  --study 3  levers over cpu-augment (study 2's winner): lr 2e-3 or 5e-4, all-linear LoRA, a
+             cosine schedule, balanced draws and the chat prompt at its compute, and twice its
+             optimizer steps (2 epochs, or 5 rewrites per sample).
 
     python scripts/recipe_search.py --study 2 --out runs/recipe-study [--seeds 0 1 2] [--only NAME ...]
 """
@@ -77,6 +78,11 @@ STUDIES = {
             "augment-all-linear": dict(lora={"targets": ALL_LINEAR}),
             "augment2-e2": dict(epochs=2),          # 48 steps: the same 3K examples twice
             "augment5-e1": dict(augment=5),         # 48 steps: 6K examples once
+            # the levers study 2 left for lack of CPU time, at cpu-augment's compute
+            "augment-lr5e-4": dict(lr=5e-4),
+            "augment-cosine": dict(scheduler="cosine", warmup_steps=2),
+            "augment-balanced": dict(balanced=True),  # K/2 liked and K/2 not-liked samples
+            "augment-chat": dict(prompt="chat"),
         }},
 }
 
