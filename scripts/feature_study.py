@@ -31,8 +31,9 @@ from typing import Sequence
 import numpy as np
 
 from tallrec.baselines.simple import ItemRates, features
+from tallrec.core.metrics import auc
 from tallrec.data.datasets import load_domain
-from tallrec.data.fewshot import draw_fewshot, validation_subset
+from tallrec.data.fewshot import draw_fewshot, selection_part, validation_subset
 from tallrec.data.samples import Sample
 
 
@@ -57,12 +58,6 @@ def target_rates(queries: Sequence[Sample], refs: Sequence[Sample], exclude: boo
         flags += [bool(r.label) for r in as_target.get(q.target, []) if r is not q]
         out.append((sum(flags) + m * prior) / (len(flags) + m))
     return np.array(out)
-
-
-def auc(labels, scores) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores))
 
 
 def share(items) -> float:
@@ -104,9 +99,7 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_domain("movie", args.data_dir)
-    fit_on = validation_subset(data.valid, 200)
-    stop = {id(s) for s in fit_on}
-    select = [s for s in data.valid if id(s) not in stop]
+    fit_on, select = validation_subset(data.valid, 200), selection_part(data.valid, 200)
     y = [bool(s.label) for s in select]
     rows = []
     for seed in args.seeds:

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tallrec.core.metrics import auc
 from tallrec.data.datasets import load_domain
-from tallrec.data.fewshot import draw_fewshot, validation_subset
+from tallrec.data.fewshot import draw_fewshot, selection_part, validation_subset
 from tallrec.data.samples import Sample
 from tallrec.experiments.hybrid import fit_combiner, logit
 from tallrec.llm.models import load_model
@@ -44,12 +45,6 @@ def probe_scores(model: str, titles: list[str], cache: Path, precision: str) -> 
     return {t: done[t] for t in titles}
 
 
-def auc(labels, scores) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["smollm2-135m"])
@@ -62,9 +57,7 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_domain("movie", args.data_dir)
-    fit_on = validation_subset(data.valid, 200)
-    stop = {id(s) for s in fit_on}
-    select = [s for s in data.valid if id(s) not in stop]
+    fit_on, select = validation_subset(data.valid, 200), selection_part(data.valid, 200)
     y = [bool(s.label) for s in select]
     rows = []
     for model in args.models:

@@ -32,7 +32,7 @@ import numpy as np
 
 from tallrec.core.config import load_config, resolve_config
 from tallrec.data.datasets import load_domain
-from tallrec.data.fewshot import validation_subset
+from tallrec.data.fewshot import selection_part
 from tallrec.llm.adapters import with_adapter
 from tallrec.llm.evaluation import evaluate
 from tallrec.llm.models import load_model
@@ -85,12 +85,6 @@ STUDIES = {
             "augment-chat": dict(prompt="chat"),
         }},
 }
-
-
-def selection_split(valid, early_stop_size: int, select_size: int):
-    """The selection part: validation samples outside the early-stopping draw, in file order."""
-    stop = {id(s) for s in validation_subset(valid, early_stop_size)}  # what rec_tune early-stops on
-    return [s for s in valid if id(s) not in stop][:select_size]
 
 
 def run_name(name: str, model: str) -> str:
@@ -149,7 +143,7 @@ def main():
     rows = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
     done = {(r["name"], r.get("seed", 0)) for r in rows}
     data = load_domain("movie", args.data_dir)
-    select = selection_split(data.valid, 200, args.select_size or study["select_size"])
+    select = selection_part(data.valid, 200, args.select_size or study["select_size"])
     untuned = run_name("untuned", args.model)
     if (untuned, 0) not in done and (not args.only or "untuned" in args.only):
         t0, c0 = time.time(), time.process_time()
