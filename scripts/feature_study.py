@@ -8,7 +8,7 @@ never read. Candidates:
 
 * recency, from the sample itself (within the few-shot protocol): the like share of the last 3 or 5
   history items, whether the last item was liked, an exponentially decayed like share (0.8 per step);
-* the target's like rate counted over the K samples plus the 200 validation samples (~2,000 more
+* the target's like rate counted over the K samples plus the 200 validation samples (~2,200 more
   ratings, data the LLM arm already uses) instead of the K samples alone. MovieLens windows slide
   over each user's ratings, so a sample's target reappears, with its label as the liked flag, in the
   histories of the same user's next 10 windows. Counted naively, the fitting samples' feature holds
