@@ -111,3 +111,14 @@ def test_profile_ops_prints_an_operator_table(tiny_model_dir, shared_data, monke
         table = _main("profile_ops.py")([what, "--model", str(tiny_model_dir), "--precision", "fp32", "--n", "6",
                                          "--batch-size", "3", "--micro-batch-size", "2"])
         assert "aten::mm" in table or "aten::addmm" in table
+
+
+def test_int8_probe_runs_and_compares_on_the_same_samples(tmp_path, tiny_model_dir):
+    save_samples(tmp_path / "s.json", synthetic(8, seed=4))
+    out = tmp_path / "int8.json"
+    _main("int8_probe.py")(["--n", "8", "--model", str(tiny_model_dir), "--data", str(tmp_path / "s.json"),
+                            "--json", str(out)])
+    fig = json.loads(out.read_text())
+    assert fig["n"] == 8 and fig["fp32_seconds"] > 0 and fig["int8_seconds"] > 0
+    assert 0 <= fig["fp32_auc"] <= 1 and 0 <= fig["int8_auc"] <= 1
+    assert fig["max_abs_diff"] > 0  # int8 weights change the scores: the probe measures by how much
