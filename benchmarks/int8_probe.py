@@ -32,11 +32,9 @@ def quantized(lm, engine: str):
     import torch
 
     torch.backends.quantized.engine = engine
-    base = lm.model.get_decoder() if hasattr(lm.model, "get_decoder") else lm.model.model
     with warnings.catch_warnings():  # torch says the eager API moved to torchao; it still runs
         warnings.simplefilter("ignore")
-        q = torch.ao.quantization.quantize_dynamic(base, {torch.nn.Linear}, dtype=torch.qint8)
-    lm.model.model = q
+        lm.model.model = torch.ao.quantization.quantize_dynamic(lm.model.model, {torch.nn.Linear}, dtype=torch.qint8)
     return lm
 
 
@@ -49,6 +47,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    import torch
+
+    if args.n < 2:
+        ap.error("--n must be at least 2 (an AUC needs samples of both labels)")
+    if args.engine not in torch.backends.quantized.supported_engines:
+        ap.error(f"--engine {args.engine!r} is not available here (known: {', '.join(torch.backends.quantized.supported_engines)})")
 
     from tallrec.core.metrics import auc
     from tallrec.core.runtime import keep_freed_memory
