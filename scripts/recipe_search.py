@@ -17,6 +17,10 @@ Two studies:
   --study 3  levers over cpu-augment (study 2's winner): lr 2e-3 or 5e-4, all-linear LoRA, a
              cosine schedule, balanced draws and the chat prompt at its compute, and twice its
              optimizer steps (2 epochs, or 5 rewrites per sample).
+  --study 4  TALLRec's stage 1 under cpu-augment: rec-tuning continued from a stage-1 (Alpaca)
+             adapter (--stage1, made by `tallrec tune-instruct --config alpaca-cpu`) against a fresh
+             LoRA, both re-run on the same machine (rows record the weights' dtype: a CPU without
+             bf16 runs fp32 and scores differently from the bf16 rows of studies 1-3).
 
     python scripts/recipe_search.py --study 2 --out runs/recipe-study [--seeds 0 1 2] [--only NAME ...]
 """
@@ -29,13 +33,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from tallrec.core.config import load_config, resolve_config
 from tallrec.data.datasets import load_domain
 from tallrec.data.fewshot import selection_part
 from tallrec.llm.adapters import with_adapter
 from tallrec.llm.evaluation import evaluate
-from tallrec.llm.models import load_model
+from tallrec.llm.models import load_model, pick_dtype
 from tallrec.llm.scoring import ScoreOptions
 from tallrec.tuning.config import TrainConfig
 from tallrec.tuning.rec_tune import rec_tune
@@ -84,6 +89,13 @@ STUDIES = {
             "augment-balanced": dict(balanced=True),  # K/2 liked and K/2 not-liked samples
             "augment-chat": dict(prompt="chat"),
         }},
+    # stage 1 (Alpaca tuning, the paper's first stage) as a lever over cpu-augment, with the fresh
+    # LoRA re-run beside it; "{stage1}" is filled in with --stage1
+    4: {"base": "cpu-augment", "select_size": 800, "over": {},
+        "candidates": {
+            "augment-fresh": {},
+            "augment-stage1": dict(init_adapter="{stage1}"),
+        }},
 }
 
 
@@ -97,12 +109,13 @@ def run_candidate(name, over, study, seed, shots, data, select, out, model=BASE_
     cfg = load_config(TrainConfig, resolve_config(study["base"], "rec") if study["base"] else None,
                       {**study["over"], **over, "shots": shots, "seed": seed, "model": model})
     name = run_name(name, model)
+    dtype = str(pick_dtype(cfg.precision, torch.device("cpu"))).removeprefix("torch.")
     run = rec_tune(cfg, data.train, data.valid, out / f"{name}-seed{seed}", overwrite=True)
     lm = with_adapter(load_model(cfg.model, cfg.precision), run.adapter)
     rec = evaluate(lm, select, out / f"{name}-seed{seed}" / "select", data="movie/valid.json[selection part]",
                    options=ScoreOptions(batch_size=16))
-    return {"name": name, "seed": seed, "model": model, "base": study["base"], **over, "shots": shots, "best_step": run.best_step, "steps": run.steps,
-            "early_stop_auc": run.best_valid_auc, "select_auc": rec["auc"], "select_n": rec["n"],
+    return {"name": name, "seed": seed, "model": model, "base": study["base"], **over, "shots": shots, "dtype": dtype,
+            "best_step": run.best_step, "steps": run.steps, "early_stop_auc": run.best_valid_auc, "select_auc": rec["auc"], "select_n": rec["n"],
             "seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
 
 
@@ -127,16 +140,22 @@ def table(rows: list[dict]) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", type=int, choices=sorted(STUDIES), default=2)
-    ap.add_argument("--out", default=None, help="default runs/recipe-search (study 1), runs/recipe-study (studies 2, 3)")
+    ap.add_argument("--out", default=None, help="default runs/recipe-search (study 1), runs/recipe-study (studies 2-4)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--shots", type=int, default=64)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--select-size", type=int, default=None, help="selection samples (default: the study's)")
     ap.add_argument("--only", nargs="*", default=None, help="candidate names (and/or 'untuned') to run")
+    ap.add_argument("--stage1", default="runs/stage1/adapter", help="study 4: the stage-1 adapter folder")
     ap.add_argument("--model", default=BASE_MODEL, help="base model (registry name or folder); results are "
                     "named NAME@MODEL for a model other than the default")
     args = ap.parse_args()
     study = STUDIES[args.study]
+    stage1 = str(Path(args.stage1).resolve())
+    study = {**study, "candidates": {n: {k: (stage1 if v == "{stage1}" else v) for k, v in o.items()}
+                                     for n, o in study["candidates"].items()}}
+    if any(o.get("init_adapter") for o in study["candidates"].values()) and not Path(stage1, "adapter_config.json").exists():
+        ap.error(f"--stage1 {stage1}: not an adapter folder; make one with `tallrec tune-instruct --config alpaca-cpu`")
     out = Path(args.out or ("runs/recipe-search" if args.study == 1 else "runs/recipe-study"))
     out.mkdir(parents=True, exist_ok=True)
     results_file = out / "results.jsonl"
@@ -149,7 +168,8 @@ def main():
         t0, c0 = time.time(), time.process_time()
         rec = evaluate(load_model(args.model), select, out / untuned, data="movie/valid.json[selection part]",
                        options=ScoreOptions(batch_size=16))
-        rows.append({"name": untuned, "seed": 0, "model": args.model, "shots": 0, "best_step": 0, "steps": 0,
+        rows.append({"name": untuned, "seed": 0, "model": args.model, "shots": 0,
+                     "dtype": str(pick_dtype("auto", torch.device("cpu"))).removeprefix("torch."), "best_step": 0, "steps": 0,
                      "early_stop_auc": float("nan"), "select_auc": rec["auc"], "select_n": rec["n"],
                      "seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)})
         with results_file.open("a") as f:
