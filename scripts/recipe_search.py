@@ -6,7 +6,7 @@ Each candidate recipe is rec-tuned on K samples and its best adapter scored on t
 Results go to OUT/results.jsonl (one line per finished candidate and seed; re-running skips
 finished ones) and a markdown table of every line, losers included, is printed.
 
-Two studies:
+The studies:
   --study 1  the search that chose configs/rec/cpu-quick.yaml (candidates over a 4-epoch base,
              selection on 300 samples).
   --study 2  levers over today's cpu-quick recipe at the same compute (about 24 optimizer steps):
