@@ -154,7 +154,8 @@ def main():
     stage1 = str(Path(args.stage1).resolve())
     study = {**study, "candidates": {n: {k: (stage1 if v == "{stage1}" else v) for k, v in o.items()}
                                      for n, o in study["candidates"].items()}}
-    if any(o.get("init_adapter") for o in study["candidates"].values()) and not Path(stage1, "adapter_config.json").exists():
+    to_run = [o for n, o in study["candidates"].items() if not args.only or n in args.only]
+    if any(o.get("init_adapter") for o in to_run) and not Path(stage1, "adapter_config.json").exists():
         ap.error(f"--stage1 {stage1}: not an adapter folder; make one with `tallrec tune-instruct --config alpaca-cpu`")
     out = Path(args.out or ("runs/recipe-search" if args.study == 1 else "runs/recipe-study"))
     out.mkdir(parents=True, exist_ok=True)
