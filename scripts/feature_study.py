@@ -30,7 +30,6 @@ file, the file the quality targets are stated on; nothing is chosen by it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections import defaultdict
@@ -38,11 +37,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from validation_protocol import fit_and_select, regression_auc, study_parser
 
 from tallrec.baselines.simple import ItemRates, features
 from tallrec.core.metrics import auc
 from tallrec.data.datasets import load_domain
-from tallrec.data.fewshot import draw_fewshot, selection_part, validation_subset
+from tallrec.data.fewshot import draw_fewshot
 from tallrec.data.samples import Sample
 
 
@@ -110,23 +110,8 @@ def column(fit_on, select, f) -> tuple[np.ndarray, np.ndarray]:
     return np.where(np.isnan(a), fill, a), np.where(np.isnan(b), fill, b)
 
 
-def regression_auc(fit_on, select, x_fit, x_sel) -> float:
-    """Validation AUC of a standardised logistic regression (C=1, as `hist-valid`)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    model.fit(x_fit, [bool(s.label) for s in fit_on])
-    return auc([bool(s.label) for s in select], model.predict_proba(x_sel)[:, 1])
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="runs/feature-study")
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--shots", type=int, default=64)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap = study_parser(__doc__, "runs/feature-study")
     ap.add_argument("--ceiling", action="store_true", help="also the rows outside the few-shot protocol")
     ap.add_argument("--ceiling-on-test", action="store_true", help="score the ceiling rows on the test file too")
     args = ap.parse_args()
@@ -135,7 +120,7 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_domain("movie", args.data_dir)
-    fit_on, select = validation_subset(data.valid, 200), selection_part(data.valid, 200)
+    fit_on, select = fit_and_select(data.valid)
     y = [bool(s.label) for s in select]
     rows = []
     for seed in args.seeds:

@@ -16,16 +16,16 @@ log-odds), and `probe` alone. Probe scores are cached per model in OUT/probe-MOD
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import numpy as np
+from validation_protocol import fit_and_select, study_parser
 
 from tallrec.core.metrics import auc
 from tallrec.data.datasets import load_domain
-from tallrec.data.fewshot import draw_fewshot, selection_part, validation_subset
+from tallrec.data.fewshot import draw_fewshot
 from tallrec.data.samples import Sample
 from tallrec.experiments.hybrid import fit_combiner, logit
 from tallrec.llm.models import load_model
@@ -46,18 +46,14 @@ def probe_scores(model: str, titles: list[str], cache: Path, precision: str) -> 
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = study_parser(__doc__, "runs/item-probe")
     ap.add_argument("--models", nargs="+", default=["smollm2-135m"])
-    ap.add_argument("--out", default="runs/item-probe")
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--shots", type=int, default=64)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--precision", default="auto")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_domain("movie", args.data_dir)
-    fit_on, select = validation_subset(data.valid, 200), selection_part(data.valid, 200)
+    fit_on, select = fit_and_select(data.valid)
     y = [bool(s.label) for s in select]
     rows = []
     for model in args.models:

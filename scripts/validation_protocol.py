@@ -1,0 +1,41 @@
+"""What the validation-only study scripts share: their flags, the split and the regression.
+
+The split is the recipe search's: the movie validation file's 200 early-stopping samples (which
+`hybrid` and `hist-valid` are fitted on) and its 800 other samples (which candidates are compared
+on). The test file is not read.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tallrec.core.metrics import auc
+from tallrec.data.fewshot import selection_part, validation_subset
+
+EARLY_STOPPING_SIZE = 200
+
+
+def study_parser(doc: str, out: str) -> argparse.ArgumentParser:
+    """A parser with the flags every study has: --out, --data-dir, --shots, --seeds."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--shots", type=int, default=64)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    return ap
+
+
+def fit_and_select(valid):
+    """(the 200 fitting samples, the 800 selection samples) of the validation file."""
+    return validation_subset(valid, EARLY_STOPPING_SIZE), selection_part(valid, EARLY_STOPPING_SIZE)
+
+
+def regression_auc(fit_on, select, x_fit, x_sel) -> float:
+    """AUC on `select` of a standardised logistic regression (C=1, as `hist-valid`) fitted on `fit_on`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    model.fit(x_fit, [bool(s.label) for s in fit_on])
+    return auc([bool(s.label) for s in select], model.predict_proba(x_sel)[:, 1])
