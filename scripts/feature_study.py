@@ -33,15 +33,13 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from validation_protocol import fit_and_select, regression_auc, study_parser
+from validation_protocol import open_study, regression_auc, study_parser
 
 from tallrec.baselines.simple import ItemRates, features
 from tallrec.core.metrics import auc
-from tallrec.data.datasets import load_domain
 from tallrec.data.fewshot import draw_fewshot
 from tallrec.data.samples import Sample
 
@@ -117,10 +115,7 @@ def main():
     args = ap.parse_args()
     if args.ceiling_on_test and not args.ceiling:
         ap.error("--ceiling-on-test needs --ceiling")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_domain("movie", args.data_dir)
-    fit_on, select = fit_and_select(data.valid)
+    out, data, fit_on, select = open_study(args)
     y = [bool(s.label) for s in select]
     rows = []
     for seed in args.seeds:

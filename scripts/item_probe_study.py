@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from validation_protocol import fit_and_select, study_parser
+from validation_protocol import open_study, study_parser
 
 from tallrec.core.metrics import auc
-from tallrec.data.datasets import load_domain
 from tallrec.data.fewshot import draw_fewshot
 from tallrec.data.samples import Sample
 from tallrec.experiments.hybrid import fit_combiner, logit
@@ -46,14 +45,8 @@ def probe_scores(model: str, titles: list[str], cache: Path, precision: str) -> 
 
 
 def main():
-    ap = study_parser(__doc__, "runs/item-probe")
-    ap.add_argument("--models", nargs="+", default=["smollm2-135m"])
-    ap.add_argument("--precision", default="auto")
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_domain("movie", args.data_dir)
-    fit_on, select = fit_and_select(data.valid)
+    args = study_parser(__doc__, "runs/item-probe", models=True).parse_args()
+    out, data, fit_on, select = open_study(args)
     y = [bool(s.label) for s in select]
     rows = []
     for model in args.models:

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
-from validation_protocol import fit_and_select, regression_auc, study_parser
+from validation_protocol import open_study, regression_auc, study_parser
 
 from tallrec.baselines.simple import ItemRates, features
 from tallrec.core.metrics import auc
-from tallrec.data.datasets import load_domain
 from tallrec.data.fewshot import draw_fewshot
 from tallrec.data.samples import Sample
 
@@ -64,14 +62,8 @@ def similarity_gap(s: Sample, unit: dict[str, np.ndarray]) -> float:
 
 
 def main():
-    ap = study_parser(__doc__, "runs/title-similarity")
-    ap.add_argument("--models", nargs="+", default=["smollm2-135m"])
-    ap.add_argument("--precision", default="auto")
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_domain("movie", args.data_dir)
-    fit_on, select = fit_and_select(data.valid)
+    args = study_parser(__doc__, "runs/title-similarity", models=True).parse_args()
+    out, data, fit_on, select = open_study(args)
     y = [bool(s.label) for s in select]
     titles = sorted({t for s in fit_on + select for t, _ in s.history} | {s.target for s in fit_on + select})
     rows = []

@@ -15,14 +15,30 @@ from tallrec.data.fewshot import selection_part, validation_subset
 EARLY_STOPPING_SIZE = 200
 
 
-def study_parser(doc: str, out: str) -> argparse.ArgumentParser:
-    """A parser with the flags every study has: --out, --data-dir, --shots, --seeds."""
+def study_parser(doc: str, out: str, models: bool = False) -> argparse.ArgumentParser:
+    """A parser with the flags every study has (--out, --data-dir, --shots, --seeds), and with
+    `models` the flags of a study that loads LLMs (--models, --precision)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=out)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--shots", type=int, default=64)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    if models:
+        ap.add_argument("--models", nargs="+", default=["smollm2-135m"])
+        ap.add_argument("--precision", default="auto")
     return ap
+
+
+def open_study(args):
+    """(output folder, made; the movie data; the 200 fitting samples; the 800 selection samples)."""
+    from pathlib import Path
+
+    from tallrec.data.datasets import load_domain
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_domain("movie", args.data_dir)
+    return (out, data, *fit_and_select(data.valid))
 
 
 def fit_and_select(valid):
