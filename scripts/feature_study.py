@@ -36,7 +36,14 @@ from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
-from validation_protocol import open_study, regression_auc, study_parser
+from validation_protocol import (
+    mean_sd,
+    open_study,
+    regression_auc,
+    run_study,
+    study_parser,
+    write_rows,
+)
 
 from tallrec.baselines.simple import ItemRates, features
 from tallrec.core.metrics import auc
@@ -148,11 +155,10 @@ def main():
                 row["hist_valid_test"] = regression_auc(fit_on, data.test, x_fit, features(data.test, rates))
         rows.append(row)
         print(json.dumps(row), flush=True)
-    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_rows(out / "results.jsonl", rows)
 
     def ms(key):
-        v = np.array([r[key] for r in rows])
-        return f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if len(v) > 1 else f"{v.mean():.4f}"
+        return mean_sd([r[key] for r in rows])
 
     def diff(key):
         v = np.array([r[key] - r["hist_valid"] for r in rows])
@@ -180,4 +186,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_study(main)

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from validation_protocol import open_study, study_parser
+from validation_protocol import mean_sd, open_study, run_study, study_parser, write_rows
 
+from tallrec.core.io import write_text_atomic
 from tallrec.core.metrics import auc
 from tallrec.data.fewshot import draw_fewshot
 from tallrec.data.samples import Sample
@@ -40,7 +41,7 @@ def probe_scores(model: str, titles: list[str], cache: Path, precision: str) -> 
         scorer = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=16))
         probes = [Sample((), t, None, domain="movie") for t in todo]
         done.update(zip(todo, scorer.score(probes, desc=f"probe {model}")))
-        cache.write_text(json.dumps(done, indent=0, sort_keys=True))
+        write_text_atomic(cache, json.dumps(done, indent=0, sort_keys=True))
     return {t: done[t] for t in titles}
 
 
@@ -64,19 +65,15 @@ def main():
                          "hist_valid": auc(y, base), "plus_probe": auc(y, plus), "probe_alone": auc(y, logit(p_sel)),
                          "probe_coef": info["coef"][0], "probe_seconds": round(seconds, 1)})
             print(json.dumps(rows[-1]), flush=True)
-    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_rows(out / "results.jsonl", rows)
     print("\n| probe model | hist-valid (800) | + probe (800) | difference | probe alone | probe coef |")
     print("|---|---:|---:|---:|---:|---:|")
     for model in args.models:
         rs = [r for r in rows if r["model"] == model]
         a, b = np.array([r["hist_valid"] for r in rs]), np.array([r["plus_probe"] for r in rs])
-
-        def ms(v):
-            return f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if len(v) > 1 else f"{v.mean():.4f}"
-
-        print(f"| {model} | {ms(a)} | {ms(b)} | {ms(b - a)} | {rs[0]['probe_alone']:.4f} | "
+        print(f"| {model} | {mean_sd(a)} | {mean_sd(b)} | {mean_sd(b - a)} | {rs[0]['probe_alone']:.4f} | "
               f"{np.mean([r['probe_coef'] for r in rs]):+.3f} |")
 
 
 if __name__ == "__main__":
-    main()
+    run_study(main)

@@ -20,7 +20,14 @@ import json
 import time
 
 import numpy as np
-from validation_protocol import open_study, regression_auc, study_parser
+from validation_protocol import (
+    mean_sd,
+    open_study,
+    regression_auc,
+    run_study,
+    study_parser,
+    write_rows,
+)
 
 from tallrec.baselines.simple import ItemRates, features
 from tallrec.core.metrics import auc
@@ -84,11 +91,7 @@ def main():
                 row[f"{name}_alone"] = auc(y, g_sel)
             rows.append(row)
             print(json.dumps(row), flush=True)
-        (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))  # after each model
-
-    def ms(v):
-        v = np.asarray(v)
-        return f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if len(v) > 1 else f"{v.mean():.4f}"
+        write_rows(out / "results.jsonl", rows)  # after each model
 
     print("\n| model, layer | hist-valid (800) | + similarity (800) | difference | similarity alone |")
     print("|---|---:|---:|---:|---:|")
@@ -97,8 +100,8 @@ def main():
         base = np.array([r["hist_valid"] for r in rs])
         for name in ("middle", "last"):
             plus = np.array([r[f"plus_{name}"] for r in rs])
-            print(f"| {model}, {name} | {ms(base)} | {ms(plus)} | {ms(plus - base)} | {rs[0][name + '_alone']:.4f} |")
+            print(f"| {model}, {name} | {mean_sd(base)} | {mean_sd(plus)} | {mean_sd(plus - base)} | {rs[0][name + '_alone']:.4f} |")
 
 
 if __name__ == "__main__":
-    main()
+    run_study(main)

@@ -8,7 +8,13 @@ on). The test file is not read.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
+import numpy as np
+
+from tallrec.core.errors import TallrecError
+from tallrec.core.io import write_text_atomic
 from tallrec.core.metrics import auc
 from tallrec.data.fewshot import selection_part, validation_subset
 
@@ -35,9 +41,9 @@ def open_study(args):
 
     from tallrec.data.datasets import load_domain
 
+    data = load_domain("movie", args.data_dir)  # first: bad data leaves no output folder behind
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = load_domain("movie", args.data_dir)
     return (out, data, *fit_and_select(data.valid))
 
 
@@ -55,3 +61,22 @@ def regression_auc(fit_on, select, x_fit, x_sel) -> float:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     model.fit(x_fit, [bool(s.label) for s in fit_on])
     return auc([bool(s.label) for s in select], model.predict_proba(x_sel)[:, 1])
+
+
+def mean_sd(values) -> str:
+    """"0.7000 ± 0.0100" over seeds (the sd only when there are two or more)."""
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.4f} ± {v.std(ddof=1):.4f}" if len(v) > 1 else f"{v.mean():.4f}"
+
+
+def write_rows(path, rows: list[dict]) -> None:
+    """The results file, one JSON line per row, written atomically (never half a file)."""
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def run_study(main) -> None:
+    """Run a study's `main`; a TallrecError (a bad model name, bad data) is one line, not a traceback."""
+    try:
+        main()
+    except TallrecError as e:
+        sys.exit(f"{sys.argv[0]}: error: {e}")
