@@ -101,3 +101,17 @@ def test_packaged_unpublished_grid_is_movie_only():
     grid, _ = load_grid(config="quality-k64-unpublished")
     cells = expand_grid(grid)
     assert grid.test_split == "unpublished" and {c.domain for c in cells} == {"movie"} and len(cells) == 15
+
+
+def test_packaged_tallrec_grid_matches_the_augment_grid(tmp_path):
+    """quality-k64-tallrec is read beside quality-k64-augment: same recipe, seeds and test samples."""
+    from tallrec.experiments.grid.context import Context
+
+    grid, _ = load_grid(config="quality-k64-tallrec")
+    augment, _ = load_grid(config="quality-k64-augment")
+    cells = expand_grid(grid)
+    assert sorted({(c.method, c.domain) for c in cells}) == [("r", "movie"), ("tallrec", "book"),
+                                                             ("tallrec", "movie")]
+    assert len(cells) == 9 and {c.shots for c in cells} == {64}
+    assert (grid.rec_config, grid.seeds, grid.test_limit) == (augment.rec_config, augment.seeds, augment.test_limit)
+    assert Context(grid, tmp_path).instruct_cfg("smollm2-135m").checkpoint_every == 10
