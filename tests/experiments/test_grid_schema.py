@@ -115,3 +115,15 @@ def test_packaged_tallrec_grid_matches_the_augment_grid(tmp_path):
     assert len(cells) == 9 and {c.shots for c in cells} == {64}
     assert (grid.rec_config, grid.seeds, grid.test_limit) == (augment.rec_config, augment.seeds, augment.test_limit)
     assert Context(grid, tmp_path).instruct_cfg("smollm2-135m").checkpoint_every == 10
+
+
+def test_packaged_tallrec_unpublished_grid_reuses_the_tallrec_grids_stage1(tmp_path):
+    from tallrec.experiments.grid.context import Context
+
+    grid, _ = load_grid(config="quality-k64-tallrec-unpublished")
+    official, _ = load_grid(config="quality-k64-tallrec")
+    cells = expand_grid(grid)
+    assert grid.test_split == "unpublished" and len(cells) == 3
+    assert {(c.method, c.domain) for c in cells} == {("tallrec", "movie")}
+    same = Context(grid, tmp_path).instruct_cfg("smollm2-135m") == Context(official, tmp_path).instruct_cfg("smollm2-135m")
+    assert same and grid.instruct_adapter is None  # stage 1 trained alike, so one run's folder serves both
