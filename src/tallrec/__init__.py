@@ -1,17 +1,44 @@
 """tallrec: TALLRec (Bao et al., RecSys 2023) as an installable, tested framework.
 
-Data flows one way: raw files -> data (Sample) -> prompts -> models -> scoring -> metrics -> report.
-`tallrec.Recommender` ranks candidate items for users (tallrec.recommend); it is imported on first
-use, so `import tallrec` stays light.
+The public API, imported on first use so that `import tallrec` stays light:
+
+    import tallrec
+    rec = tallrec.load("runs/k64")              # a run or adapter folder; None: the untuned model
+    user = tallrec.User(liked=["Heat (1995)"], disliked=["Babe (1995)"])
+    rec.rank(user, ["Fargo (1996)", "Casino (1995)"])   # [RankedItem(item, p_yes, index), ...]
+
+`load` / `Recommender` (score, rank, evaluate), `User` / `Item` (the one definition of a user and an
+item, shared with users.jsonl and the HTTP API), `RankedItem`, `Sample` / `load_samples` /
+`load_domain` (the data) and the training configs `TrainConfig` / `InstructConfig`.
 """
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
-__all__ = ["Recommender", "__version__"]
+
+_EXPORTS = {
+    "load": ".recommend.recommender",
+    "Recommender": ".recommend.recommender",
+    "RankedItem": ".recommend.records",
+    "User": ".data.users",
+    "Item": ".data.users",
+    "Sample": ".data.samples",
+    "load_samples": ".data.samples",
+    "load_domain": ".data.datasets",
+    "TrainConfig": ".tuning.config",
+    "InstructConfig": ".tuning.config",
+    "TallrecError": ".core.errors",
+}
+__all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str):
-    if name == "Recommender":
-        from .recommend.recommender import Recommender
+    if name in _EXPORTS:
+        import importlib
 
-        return Recommender
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
     raise AttributeError(f"module 'tallrec' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -55,7 +55,7 @@ def tiny_grid(tmp_path, tiny_model_dir):
 
 def _counting(monkeypatch):
     calls = {"baseline": 0, "rec_tune": 0, "icl": 0}
-    import tallrec.llm.icl as icl
+    import tallrec.baselines.icl as icl
 
     for module, name, key in ((runs, "run_baseline", "baseline"), (runs, "rec_tune", "rec_tune"),
                               (icl, "run_icl", "icl")):

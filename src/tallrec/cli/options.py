@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import typer
 
 from ..core.config import setting
+from ..core.defaults import DEFAULT_CUTOFF
 from ..tuning.config import PRECISIONS
 
 ModelOpt = typer.Option(None, "--model", help="Registry name (smollm2-135m, gemma3-270m), HF folder or .gguf file.")
@@ -36,7 +37,7 @@ class ScoringFlags(ModelFlags):
     """evaluate, predict and icl."""
 
     batch_size: int = setting(16, "samples per scoring batch", min=1)
-    cutoff: int = setting(512, "most tokens per prompt; the oldest history items are dropped to fit, never the "
+    cutoff: int = setting(DEFAULT_CUTOFF, "most tokens per prompt; the oldest history items are dropped to fit, never the "
                           "question", min=64)
     compile: bool = setting(False, "experimental: torch.compile the forward pass (a ~2 minute compile on a "
                             "2-core CPU; 1.0-1.4x faster scoring there afterwards)")
@@ -64,4 +65,4 @@ class RankFlags(ModelFlags):
     """The ranking commands (`rank`, `evaluate-ranking`)."""
 
     batch_size: int = setting(256, "candidates per forward pass (split attention keeps long packs cheap)", min=1)
-    cutoff: int | None = setting(None, "prompt token limit (default: the run's training cutoff, else 512)", min=64)
+    cutoff: int | None = setting(None, f"prompt token limit (default: the run's training cutoff, else {DEFAULT_CUTOFF})", min=64)

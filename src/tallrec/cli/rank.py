@@ -16,12 +16,12 @@ from .options import RankFlags
 
 
 def _adapter_choice(adapter: str | Path | None, no_adapter: bool) -> Path | None:
-    from ..recommend.recommender import resolve_run
+    from ..llm.adapters import find_adapter
 
     if (adapter is None) == (not no_adapter):
         raise TallrecError("give exactly one of --adapter RUN or --no-adapter")
     if adapter is not None:
-        resolve_run(adapter)  # a missing or wrong folder is refused before anything loads
+        find_adapter(adapter)  # a missing or wrong folder is refused before anything loads
     return adapter
 
 
@@ -79,15 +79,15 @@ def rank(
 def evaluate_ranking(
     data: Path = typer.Option(..., "--data", help="Ranking benchmark folder (`tallrec data prepare ranking`)."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and ranks.jsonl."),
-    methods: str = typer.Option("llm,random,popularity,sasrec", "--methods", help="Comma-separated methods."),
-    shots: int = typer.Option(64, "--shots", help="SASRec: samples drawn from train.json (0 = all)."),
-    seed: int = typer.Option(0, "--seed", help="SASRec: seed of the draw and of training."),
+    methods: str = typer.Option("llm,random,popularity,sasrec", "--methods", help="Comma-separated methods: llm, random, popularity or a sequential baseline (sasrec, gru4rec, ...)."),
+    shots: int = typer.Option(64, "--shots", help="Baselines: samples drawn from train.json (0 = all)."),
+    seed: int = typer.Option(0, "--seed", help="Baselines: seed of the draw and of training."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N lists."),
     overrides: dict = None,
 ):
-    """HR@1/5/10, NDCG@5/10 and MRR of the LLM, random, popularity and SASRec on a ranking benchmark."""
-    from ..recommend.benchmark import check_methods
-    from ..recommend.benchmark import evaluate_ranking as run
+    """HR@1/5/10, NDCG@5/10 and MRR of the LLM, random, popularity and the sequential baselines on a ranking benchmark."""
+    from ..experiments.ranking_benchmark import check_methods
+    from ..experiments.ranking_benchmark import evaluate_ranking as run
     from ..recommend.recommender import Recommender
 
     f = load_config(RankFlags, None, overrides)
@@ -98,13 +98,16 @@ def evaluate_ranking(
         return Recommender.load(run_dir, model=f.model, precision=f.precision, batch_size=f.batch_size,
                                 cutoff=f.cutoff)
 
-    def sasrec(train, valid, pairs):
-        from ..baselines import fit_baseline
+    def baseline(name):
+        def fit(train, valid, pairs):
+            from ..baselines import fit_baseline
 
-        res = fit_baseline("sasrec", train, valid, pairs, shots or None, seed)
-        return res.scores, {"seed": seed, "shots": res.record.get("shots"), "pair_auc": res.record["auc"]}
+            res = fit_baseline(name, train, valid, pairs, shots or None, seed)
+            return res.scores, {"seed": seed, "shots": res.record.get("shots"), "pair_auc": res.record["auc"]}
+        return fit
 
-    summary = run(data, out, chosen, load if "llm" in chosen else None, pairwise={"sasrec": sasrec}, limit=limit)
+    pairwise = {m: baseline(m) for m in chosen if m not in ("llm", "random", "popularity")}
+    summary = run(data, out, chosen, load if "llm" in chosen else None, pairwise=pairwise, limit=limit)
     for name, rec in summary["methods"].items():
         typer.echo(f"{name:>10}: HR@1 {rec['hr@1']:.4f}  HR@5 {rec['hr@5']:.4f}  HR@10 {rec['hr@10']:.4f}  "
                    f"NDCG@5 {rec['ndcg@5']:.4f}  NDCG@10 {rec['ndcg@10']:.4f}  MRR {rec['mrr']:.4f}")

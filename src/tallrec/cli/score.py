@@ -20,7 +20,8 @@ def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFla
     from ..core.io import check_writable
     from ..data import load_samples
     from ..llm.adapters import check_adapter_prompt, with_adapter
-    from ..llm.models import DEFAULT_MODEL, load_model
+    from ..core.defaults import DEFAULT_MODEL
+    from ..llm.models import load_model
     from ..llm.scoring import ScoreOptions
 
     adapter = Path(flags.adapter) if flags.adapter else None
@@ -95,8 +96,9 @@ def icl(
     from ..core.io import check_writable
     from ..data import load_samples
     from ..llm.adapters import with_adapter
-    from ..llm.icl import ICL_CUTOFF, run_icl
-    from ..llm.models import DEFAULT_MODEL, load_model
+    from ..baselines.icl import ICL_CUTOFF, run_icl
+    from ..core.defaults import DEFAULT_MODEL
+    from ..llm.models import load_model
     from ..llm.scoring import ScoreOptions
 
     flags = load_config(ScoringFlags, None, overrides)

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..core.config import packaged_configs
+from ..core.defaults import DEFAULT_RECIPE
 from ..tuning.config import InstructConfig, TrainConfig
 from . import app
 from .config_flags import config_flags
@@ -20,21 +21,21 @@ def train(
     valid: Path = typer.Option(..., "--valid", help="Validation samples for early stopping on AUC."),
     out: Path = typer.Option(..., "--out", help="Run folder: adapter/, config.yaml, history.json."),
     config: Optional[str] = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
-                                         f"{', '.join(packaged_configs('rec'))} (default: the paper's settings)."),
+                                         f"{', '.join(packaged_configs('rec'))} (default: {DEFAULT_RECIPE})."),
     init_adapter: Optional[Path] = typer.Option(None, "--init-adapter", help="Continue from a stage-1 adapter."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow reusing a folder that holds another run."),
     overrides: dict = None,
 ):
     """Rec-tune (stage 2): LoRA on K samples, early stopping on validation AUC, best adapter kept.
 
-    Every setting of the config (configs/rec/paper.yaml lists them) is also a flag; a flag wins over the file."""
+    Every setting of the config (configs/rec/paper.yaml lists them, with the paper's values) is also a flag; a flag wins over the file."""
     from ..core.config import load_config, resolve_config
     from ..core.io import check_writable
     from ..data import load_samples
     from ..llm.adapters import require_adapter_dir
     from ..tuning.rec_tune import rec_tune
 
-    cfg = load_config(TrainConfig, resolve_config(config, "rec"),
+    cfg = load_config(TrainConfig, resolve_config(config, "rec", DEFAULT_RECIPE),
                       {**overrides, "init_adapter": str(init_adapter) if init_adapter else None})
     if cfg.init_adapter:
         require_adapter_dir(cfg.init_adapter)

@@ -10,7 +10,6 @@ from typing import Sequence
 
 from ..core.errors import TallrecError
 
-DEFAULT_REC_CONFIG = "cpu-quick"        # rec-tuning recipe of the experiments (configs/rec/)
 DEFAULT_INSTRUCT_CONFIG = "alpaca-cpu"  # stage-1 recipe (configs/instruct/)
 DOMAINS = ("movie", "book")
 

@@ -15,21 +15,11 @@ from typing import Sequence
 
 from ..core.errors import DataError, TallrecError
 from ..data.samples import Sample
-from ..llm.adapters import require_adapter_dir, with_adapter
+from ..llm.adapters import with_adapter
 from ..llm.evaluation import evaluate
 from ..llm.models import load_model
 from ..llm.scoring import ScoreOptions
 from ..tuning.config import TrainConfig
-
-
-def check_lora_shape(adapter: Path, cfg: TrainConfig) -> None:
-    """A stage-1 adapter must have the rec-tuning LoRA shape (checked before any training, so a
-    mismatch costs nothing)."""
-    saved = json.loads((require_adapter_dir(adapter) / "adapter_config.json").read_text())
-    want = {"r": cfg.lora.r, "targets": sorted(cfg.lora.targets)}
-    got = {"r": saved.get("r"), "targets": sorted(saved.get("target_modules") or [])}
-    if want != got:
-        raise TallrecError(f"{adapter}: adapter shape {got} does not match the configured LoRA shape {want}")
 
 
 def is_done(cell: Path) -> bool:

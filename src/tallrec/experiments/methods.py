@@ -3,11 +3,12 @@
 An entry says what the method is (label, kind), how the grid expands it (does it depend on K, on
 the seed, does it need stage 1), where it goes (run order: cheap first, so a short run records the
 most; report order: the rows of the report's tables) and the function that runs one cell
-(runs.py, cross_domain.py). The grid (grid/), its presets (presets.py) and the report (report/) read
-nothing else. Adding a method is one `register(Method(...))` here plus its runner.
+(runs.py, cross_domain.py). The grid (grid/), its presets (presets.py), the report (report/) and
+the ranking benchmark (ranking_benchmark.py: the entries marked `ranking`) read nothing else. Adding a method is one `register(Method(...))` here plus its runner.
 
 Kinds: llm-tuned (an adapter is trained: tallrec, r, at's stage 1, the cross-domain rows),
-llm-untuned (icl), baseline (the classic sequential models), floor (like-share, logreg). The
+llm-untuned (icl), baseline (the classic sequential models), floor (like-share, logreg), ranking
+(what only the ranking benchmark runs: a Recommender's P(Yes), the random order, popularity). The
 cross-domain matrix is one unit ("cross-domain", set by the grid's `cross_domain:` key) that
 records six rows, xd-movie / xd-book / xd-both x test domain: entries without a runner of their own.
 """
@@ -23,7 +24,7 @@ from . import runs
 from .cross_domain import ROWS as XD_ROWS
 from .cross_domain import run_matrix
 
-KINDS = ("llm-tuned", "llm-untuned", "baseline", "floor")
+KINDS = ("llm-tuned", "llm-untuned", "baseline", "floor", "ranking")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Method:
     short: str = ""            # the name in compact tables (the ablation's arms)
     in_grid: bool = True       # selectable in a grid's `methods:`
     unit: str | None = None    # a row recorded by that unit (it has no runner of its own)
+    ranking: bool = False      # selectable in `tallrec evaluate-ranking --methods`
 
     @property
     def llm(self) -> bool:
@@ -72,6 +74,11 @@ def get(name: str) -> Method:
 def grid_methods() -> list[str]:
     """Names a grid's `methods:` may hold, in registry order."""
     return [m.name for m in REGISTRY.values() if m.in_grid]
+
+
+def ranking_methods() -> list[str]:
+    """Names `tallrec evaluate-ranking --methods` may hold, in registry order."""
+    return [m.name for m in REGISTRY.values() if m.ranking]
 
 
 def run_rank(name: str) -> int:
@@ -113,7 +120,7 @@ register(Method("icl", "in-context (untuned LLM)", "llm-untuned", runs.run_icl_c
 _SEQ = [n for n, (kind, _) in BASELINES.items() if kind == "seq"]
 _SIMPLE = [n for n, (kind, _) in BASELINES.items() if kind != "seq"]
 for _i, _name in enumerate(_SEQ):
-    register(Method(_name, _name, "baseline", runs.run_baseline_cell, 10 + _i, _i))
+    register(Method(_name, _name, "baseline", runs.run_baseline_cell, 10 + _i, _i, ranking=True))
 for _i, _name in enumerate(_SIMPLE):
     register(Method(_name, _name, "floor", runs.run_baseline_cell, _i, 10 + _i))
 register(Method("hybrid", "hybrid (rec-tuned LLM + history statistics)", "llm-tuned", runs.run_hybrid_cell, 34, 34))
@@ -124,3 +131,10 @@ register(Method("cross-domain", "cross-domain matrix", "llm-tuned", run_matrix, 
 for _i, _row in enumerate(XD_ROWS):
     register(Method(f"xd-{_row}", f"trained on {_row}", "llm-tuned", None, 41 + _i, 41 + _i, in_grid=False,
                     unit="cross-domain"))
+# The ranking benchmark's own rows (the sequential baselines above rank too):
+register(Method("llm", "a Recommender's P(Yes) (an adapter, or the untuned model)", "ranking", None, 50, 50,
+                in_grid=False, ranking=True))
+register(Method("random", "a uniformly random order (expected value)", "ranking", None, 51, 51, in_grid=False,
+                ranking=True))
+register(Method("popularity", "how often the candidate is a training target", "ranking", None, 52, 52,
+                in_grid=False, ranking=True))

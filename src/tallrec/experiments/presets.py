@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..core.config import load_config, resolve_config
+from ..core.defaults import DEFAULT_RECIPE
 from ..core.errors import TallrecError
 from ..core.io import write_json_atomic, write_text_atomic
 from ..data.datasets import DomainData
@@ -24,7 +25,6 @@ from ..tuning.config import TrainConfig
 from . import methods
 from .common import (
     DEFAULT_INSTRUCT_CONFIG,
-    DEFAULT_REC_CONFIG,
     DOMAINS,
     fmt,
     markdown_table,
@@ -40,7 +40,7 @@ from .report import tables
 
 def _recipe(rec_config, overrides: Mapping | None, model: str | None) -> tuple[str, dict, str]:
     """(recipe path, overrides without None values, model): the model from the recipe unless given."""
-    path = resolve_config(rec_config, "rec", DEFAULT_REC_CONFIG)
+    path = resolve_config(rec_config, "rec", DEFAULT_RECIPE)
     over = {k: v for k, v in (overrides or {}).items() if v is not None}
     model = model or over.pop("model", None) or load_config(TrainConfig, path, over).model
     return str(path), over, str(model)

@@ -12,6 +12,7 @@ from ..core.io import ensure_dir, write_json_atomic
 from ..data.datasets import load_domain
 from ..data.fewshot import validation_subset
 from ..data.samples import load_samples
+from ..core.defaults import DEFAULT_RECIPE
 from ..llm.adapters import with_adapter
 from ..llm.evaluation import evaluate, recorded_scores
 from ..llm.models import load_model
@@ -20,14 +21,12 @@ from ..tuning.config import TrainConfig
 from ..tuning.rec_tune import rec_tune
 from .hybrid import combine_and_record
 
-CPU_RECIPE = "cpu-augment"   # chosen on validation by recipe study 2 (README)
-
 
 def run_quickstart(out, data_dir=None, config=None, model=None, shots: int = 64, seed: int = 0,
                    test_limit: int | None = None, overwrite: bool = False) -> dict:
     t0 = time.time()
     out = ensure_dir(out)
-    cfg = load_config(TrainConfig, resolve_config(config, "rec", CPU_RECIPE), {"model": model, "shots": shots, "seed": seed})
+    cfg = load_config(TrainConfig, resolve_config(config, "rec", DEFAULT_RECIPE), {"model": model, "shots": shots, "seed": seed})
     data = load_domain("movie", data_dir)
     test = data.test[:test_limit] if test_limit else data.test
     lm = load_model(cfg.model, cfg.precision)

@@ -14,11 +14,11 @@ from typing import Callable
 
 from ..baselines import run_baseline
 from ..llm.encoding import lm_template
-from ..llm.models import DEFAULT_MODEL
+from ..core.defaults import DEFAULT_MODEL
+from ..tuning.adapters import check_lora_shape
 from ..tuning.rec_tune import rec_tune
 from .llm_cells import (
     best_valid,
-    check_lora_shape,
     data_label,
     evaluate_cell,
     load_lm,
@@ -43,7 +43,7 @@ def run_baseline_cell(cell, ctx, cdir: Path, log: Log) -> dict:
 
 
 def run_icl_cell(cell, ctx, cdir: Path, log: Log) -> dict:
-    from ..llm import icl
+    from ..baselines import icl
     from ..llm.scoring import ScoreOptions
 
     cfg = ctx.rec_cfg(cell.model)

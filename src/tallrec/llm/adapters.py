@@ -105,3 +105,33 @@ def check_adapter_base(path: Path, lm: LoadedModel) -> None:
             f"{path}: adapter was trained on base model {saved.get('name')!r} "
             f"({saved.get('fingerprint')}), not on {lm.name!r} ({want})"
         )
+
+
+def find_adapter(path: str | os.PathLike | None) -> Path | None:
+    """The adapter folder of a run folder (holding adapter/, what `tallrec train` writes) or of an
+    adapter folder itself; None for None (the untuned model)."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if (p / "adapter" / "adapter_config.json").is_file():
+        return p / "adapter"
+    if (p / "adapter_config.json").is_file():
+        return p
+    if not p.exists():
+        raise ModelError(f"{p}: no such run or adapter folder")
+    raise ModelError(f"{p}: not a run folder (with adapter/) or an adapter folder (with adapter_config.json)")
+
+
+def adapter_settings(folder: Path | None) -> dict:
+    """How to prompt with an adapter, as recorded in tallrec-base.json when it was trained: `cutoff`
+    (of its training config), `domain` (the item noun) and `quote_history` (titles in quotes).
+    Absent keys were not recorded (adapters from before tallrec recorded them, or not trained by
+    tallrec): callers fall back to the defaults."""
+    if folder is None:
+        return {}
+    meta = adapter_meta(folder)
+    out = {k: meta[k] for k in ("domain", "quote_history") if k in meta}
+    cfg = meta.get("config") or {}
+    if isinstance(cfg, dict) and "cutoff" in cfg:
+        out["cutoff"] = int(cfg["cutoff"])
+    return out

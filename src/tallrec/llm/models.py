@@ -22,9 +22,9 @@ import torch
 
 from ..core.errors import ModelError, TallrecError
 from ..core.io import atomic_dir, atomic_file, sha256_file
+from ..core.defaults import DEFAULT_MODEL
 from ..core.paths import cache_dir
 
-DEFAULT_MODEL = "smollm2-135m"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..core.defaults import DEFAULT_CUTOFF
 from ..core.errors import ModelError
 from ..data.samples import Sample
 from ..prompts.templates import ChatTemplate, Template, answer_token_ids, load_template
@@ -34,7 +35,7 @@ from .packing import MASK_PACK_TOKENS, PACK_TOKENS, pack_batches, packed_inputs
 @dataclass
 class ScoreOptions:
     batch_size: int = 16
-    cutoff: int = 512
+    cutoff: int = DEFAULT_CUTOFF
     prefix_cache: bool = True
     progress: bool = True
     # Experimental: torch.compile the forward pass (inductor) to fuse the memory-bound elementwise
@@ -222,7 +223,7 @@ def _answer_head(model, answer) -> tuple:
     return decoder, (head, [answer.yes, answer.no])
 
 
-def reference_scores(model, tokenizer, samples: Sequence[Sample], cutoff: int = 512,
+def reference_scores(model, tokenizer, samples: Sequence[Sample], cutoff: int = DEFAULT_CUTOFF,
                      template: Template | ChatTemplate | None = None) -> np.ndarray:
     """Plain full forward pass, one sample at a time, full logits: the yardstick the fast path is
     tested against."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..core.defaults import DEFAULT_CUTOFF
 from ..core.errors import DataError
 from ..data.samples import Sample
 from ..llm.scoring import ScoreOptions, Scorer
@@ -90,7 +91,7 @@ class PrefixEngine:
     (the adapter's training cutoff); batch_size: candidates per forward pass.
     """
 
-    def __init__(self, model, tokenizer, template: Template | ChatTemplate | None = None, cutoff: int = 512,
+    def __init__(self, model, tokenizer, template: Template | ChatTemplate | None = None, cutoff: int = DEFAULT_CUTOFF,
                  batch_size: int = DEFAULT_BATCH):
         if cutoff < 2:
             raise DataError(f"cutoff must be at least 2 tokens, got {cutoff}")

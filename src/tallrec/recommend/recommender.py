@@ -1,136 +1,127 @@
-"""`tallrec.Recommender`: rank candidate items for users with a (possibly rec-tuned) causal LM.
+"""`tallrec.Recommender`: score, rank and evaluate with a (possibly rec-tuned) causal LM.
 
-    rec = Recommender.load("runs/k64")                     # a run folder, an adapter folder or None
-    rec.score(liked=["Heat (1995)"], disliked=[], candidates=["Casino (1995)", "Babe (1995)"])
-    rec.rank(liked, disliked, candidates, k=10)            # [(item, p_yes), ...], best first
+    import tallrec
+    rec = tallrec.load("runs/k64")                  # a run folder, an adapter folder, or None (untuned)
+    user = tallrec.User(liked=["Heat (1995)"], disliked=["Babe (1995)"])
+    rec.score(user, ["Casino (1995)", "Fargo (1996)"])   # [P(Yes), ...] in input order
+    rec.rank(user, ["Casino (1995)", "Fargo (1996)"])    # [RankedItem(item, p_yes, index), ...] best first
+    rec.evaluate(samples)                           # the common metrics record (AUC, ...)
 
-The prompt style comes from the adapter (`LoadedModel.prompt`), the cutoff from the run's
-config.yaml (512 when there is none) and the item noun and quoting from the run's training samples
-(movie, quoted titles by default). Scoring uses the shared-user-prefix engine (prefix_engine.py):
-the scores equal the single-sample scorer's.
+The prompt style, cutoff, item noun and quoting are the adapter's own, as recorded beside it when it
+was trained (tallrec-base.json). Ranking uses the shared-user-prefix engine (prefix_engine.py),
+whose scores equal the one-pass scorer's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import DataError, ModelError
+from ..core.defaults import DEFAULT_CUTOFF, DEFAULT_MODEL
 from ..data.samples import Sample
-from .items import Item, check_candidates, user_sample
+from ..data.users import ItemLike, User, as_candidates, as_user, title
 from .prefix_engine import DEFAULT_BATCH, PrefixEngine
-
-DEFAULT_CUTOFF = 512
-USER_KEYS = ("liked", "disliked", "candidates")
+from .records import RankedItem, ranked
 
 
-def resolve_run(path: str | os.PathLike | None) -> tuple[Path | None, Path | None]:
-    """(adapter folder, run folder or None) for a run folder (holding adapter/), an adapter folder, or None."""
-    if path is None:
-        return None, None
-    p = Path(path).expanduser()
-    if (p / "adapter" / "adapter_config.json").is_file():
-        return p / "adapter", p
-    if (p / "adapter_config.json").is_file():
-        return p, p.parent if (p.parent / "config.yaml").is_file() else None
-    if not p.exists():
-        raise ModelError(f"{p}: no such run or adapter folder")
-    raise ModelError(f"{p}: not a run folder (with adapter/) or an adapter folder (with adapter_config.json)")
+def base_model(adapters: Iterable[Path | None], model: str | None = None) -> str:
+    """`model`, else the base recorded beside the first adapter by `tallrec train`, else the default."""
+    from ..llm.adapters import adapter_meta
 
-
-def run_settings(run: Path | None) -> dict:
-    """What the run was trained with: model, cutoff, domain, quote_history (absent keys: not recorded)."""
-    out: dict[str, Any] = {}
-    if run is None:
-        return out
-    if (run / "config.yaml").is_file():
-        import yaml
-
-        try:
-            cfg = yaml.safe_load((run / "config.yaml").read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ModelError(f"{run / 'config.yaml'}: unreadable ({str(e).splitlines()[0]})") from None
-        out.update({k: cfg[k] for k in ("model", "cutoff") if isinstance(cfg, dict) and k in cfg})
-    if (run / "train_samples.json").is_file():
-        try:
-            first = (json.loads((run / "train_samples.json").read_text()) or [None])[0]
-        except json.JSONDecodeError:
-            first = None
-        if isinstance(first, dict):
-            s = Sample.from_record(first, where=str(run / "train_samples.json"))
-            out.update(domain=s.domain, quote_history=s.quote_history)
-    return out
+    if model:
+        return model
+    for folder in adapters:
+        if folder is not None and adapter_meta(folder).get("name"):
+            return adapter_meta(folder)["name"]
+    return DEFAULT_MODEL
 
 
 class Recommender:
-    """Scores and ranks candidate items for users; see the module docstring."""
+    """Scores and ranks candidate items for users; see the module docstring. Build one with
+    `tallrec.load` (or `Recommender.load`); `Recommender.on(lm, adapter)` wraps a model already loaded."""
 
     def __init__(self, lm, cutoff: int = DEFAULT_CUTOFF, batch_size: int = DEFAULT_BATCH, domain: str = "movie",
-                 quote_history: bool = True, template=None, adapter: str | None = None):
+                 quote_history: bool = True, adapter: str | None = None):
         from ..llm.encoding import lm_template
 
         self.lm = lm
         self.adapter = adapter
         self.domain, self.quote_history = domain, quote_history
-        self.engine = PrefixEngine(lm.model, lm.tokenizer, template or lm_template(lm), cutoff, batch_size)
+        self.engine = PrefixEngine(lm.model, lm.tokenizer, lm_template(lm), cutoff, batch_size)
+
+    @property
+    def cutoff(self) -> int:
+        return self.engine.cutoff
 
     @classmethod
-    def load(cls, run_dir_or_adapter: str | os.PathLike | None = None, model: str | None = None,
-             device: str | None = None, precision: str = "auto", batch_size: int = DEFAULT_BATCH,
-             cutoff: int | None = None) -> Recommender:
-        """A base model (`model`: registry name or HF folder; default: the adapter's base, else
-        smollm2-135m) with the run's adapter merged in, or the untuned model when None."""
-        from ..llm.adapters import adapter_meta, with_adapter
-        from ..llm.models import DEFAULT_MODEL, load_model
+    def load(cls, run: str | os.PathLike | None = None, *, model: str | None = None, device: str | None = None,
+             precision: str = "auto", batch_size: int = DEFAULT_BATCH, cutoff: int | None = None) -> Recommender:
+        """The base model (`model`: a registry name, HF folder or .gguf file; default: the adapter's
+        base, else smollm2-135m) with the run's adapter merged in, or the untuned model for None."""
+        from ..llm.adapters import check_adapter_base, find_adapter, with_adapter
+        from ..llm.models import load_model
 
-        adapter, run = resolve_run(run_dir_or_adapter)
-        settings = run_settings(run)
-        base = model or (adapter_meta(adapter).get("name") if adapter else None) or settings.get("model") or DEFAULT_MODEL
-        lm = with_adapter(load_model(str(base), precision, device), adapter)
-        return cls(lm, cutoff=cutoff or int(settings.get("cutoff", DEFAULT_CUTOFF)), batch_size=batch_size,
-                   domain=settings.get("domain", "movie"), quote_history=settings.get("quote_history", True),
+        folder = find_adapter(run)
+        lm = load_model(base_model([folder], model), precision, device)
+        if folder is not None:
+            check_adapter_base(folder, lm)
+        return cls.on(with_adapter(lm, folder), folder, batch_size=batch_size, cutoff=cutoff)
+
+    @classmethod
+    def on(cls, lm, adapter: Path | None, *, batch_size: int = DEFAULT_BATCH, cutoff: int | None = None,
+           domain: str = "movie") -> Recommender:
+        """A Recommender over `lm`, which already runs `adapter` (None: the untuned model), prompting
+        as the adapter was trained (`domain` is the item noun when it recorded none)."""
+        from ..llm.adapters import adapter_settings
+
+        s = adapter_settings(adapter)
+        return cls(lm, cutoff=cutoff or s.get("cutoff", DEFAULT_CUTOFF), batch_size=batch_size,
+                   domain=s.get("domain", domain), quote_history=s.get("quote_history", True),
                    adapter=None if adapter is None else str(adapter))
 
-    def user(self, liked: Sequence[Item] | None, disliked: Sequence[Item] | None, where: str = "user") -> Sample:
-        return user_sample(liked, disliked, self.domain, self.quote_history, where)
+    def _pair(self, user: User | dict, candidates: Sequence[ItemLike], where: str) -> tuple[Sample, list[ItemLike]]:
+        u = as_user(user, f"{where}: user" if where else "user")
+        return u.sample(self.domain, self.quote_history), as_candidates(candidates, f"{where}: candidates"
+                                                                         if where else "candidates")
 
-    def score(self, liked: Sequence[Item] | None, disliked: Sequence[Item] | None,
-              candidates: Sequence[Item]) -> list[float]:
+    def score(self, user: User | dict, candidates: Sequence[ItemLike]) -> list[float]:
         """P(Yes) of each candidate, in the order given."""
-        user = self.user(liked, disliked)
-        return [float(x) for x in self.engine.score(user, check_candidates(candidates))]
+        sample, items = self._pair(user, candidates, "")
+        return [float(x) for x in self.engine.score(sample, [title(c) for c in items])]
 
-    def rank(self, liked: Sequence[Item] | None, disliked: Sequence[Item] | None, candidates: Sequence[Item],
-             k: int | None = 10) -> list[tuple[Item, float]]:
-        """The top `k` candidates (all when k is None) as (item, P(Yes)), best first; ties keep input order."""
-        return top_k(candidates, self.score(liked, disliked, candidates), k)
+    def rank(self, user: User | dict, candidates: Sequence[ItemLike], k: int | None = 10) -> list[RankedItem]:
+        """The top `k` candidates (all when k is None), best first; ties keep input order."""
+        items = as_candidates(candidates)
+        return ranked(items, self.score(user, items), k)
 
-    def score_many(self, users: Iterable[dict], progress: bool = False) -> list[list[float]]:
-        """`score` for each user given as {"liked", "disliked", "candidates"}; every user is checked first."""
-        checked = [self._check_user(u, f"user {i}") for i, u in enumerate(users)]
-        return [[float(x) for x in s] for s in self.engine.score_many(checked, progress=progress)]
+    def score_many(self, requests: Iterable[tuple[User | dict, Sequence[ItemLike]]],
+                   progress: bool = False) -> list[list[float]]:
+        """`score` for each (user, candidates) pair; every pair is checked before any scoring."""
+        pairs = [self._pair(u, c, f"request {i}") for i, (u, c) in enumerate(requests)]
+        scored = self.engine.score_many([(s, [title(c) for c in items]) for s, items in pairs], progress=progress)
+        return [[float(x) for x in s] for s in scored]
 
-    def rank_many(self, users: Iterable[dict], k: int | None = 10, progress: bool = False) -> list[list[tuple]]:
-        users = list(users)
-        return [top_k(u["candidates"], s, k) for u, s in zip(users, self.score_many(users, progress))]
+    def rank_many(self, requests: Iterable[tuple[User | dict, Sequence[ItemLike]]], k: int | None = 10,
+                  progress: bool = False) -> list[list[RankedItem]]:
+        requests = list(requests)
+        return [ranked(as_candidates(c), s, k) for (_, c), s in zip(requests, self.score_many(requests, progress))]
 
-    def _check_user(self, u: Any, where: str) -> tuple[Sample, list[str]]:
-        if not isinstance(u, dict):
-            raise DataError(f"{where}: expected an object with liked, disliked, candidates")
-        unknown = sorted(set(u) - set(USER_KEYS) - {"user"})
-        if unknown:
-            raise DataError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}")
-        if "candidates" not in u:
-            raise DataError(f"{where}: missing field 'candidates'")
-        return self.user(u.get("liked"), u.get("disliked"), where), check_candidates(u["candidates"], where)
+    def evaluate(self, samples: Sequence[Sample], data: str = "samples", out: str | os.PathLike | None = None,
+                 **extra: Any) -> dict:
+        """The common metrics record (AUC, n, ...) of labelled samples, scored in the adapter's prompt
+        style at its cutoff; with `out`, metrics.json and scores.jsonl are written there too."""
+        from ..llm.evaluation import evaluate
+        from ..llm.scoring import ScoreOptions
+
+        return evaluate(self.lm, samples, out, data=data, adapter=self.adapter,
+                        options=ScoreOptions(cutoff=self.cutoff), **extra)
 
 
-def top_k(candidates: Sequence[Item], scores: Sequence[float], k: int | None) -> list[tuple[Item, float]]:
-    """(item, score) best first, ties in input order, at most k (all when k is None)."""
-    if k is not None and k < 1:
-        raise DataError(f"k must be at least 1, got {k}")
-    order = sorted(range(len(scores)), key=lambda i: -scores[i])
-    return [(candidates[i], float(scores[i])) for i in order[:k]]
+def load(run: str | os.PathLike | None = None, *, model: str | None = None, device: str | None = None,
+         precision: str = "auto") -> Recommender:
+    """`tallrec.load`: a Recommender for a run folder, an adapter folder, or None (the untuned base
+    model). `model` overrides the base model, `device` ("cpu", "cuda", ...) and `precision`
+    ("auto", "fp32", "bf16", "fp16") how it is held."""
+    return Recommender.load(run, model=model, device=device, precision=precision)

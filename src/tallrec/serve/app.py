@@ -27,6 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .batcher import BatcherClosed, MicroBatcher, QueueFull
 from .metrics import ServeMetrics
+from ..data.users import title
+from ..recommend.records import ranked
 from .schemas import (
     Limits,
     RankRequest,
@@ -37,9 +39,7 @@ from .schemas import (
     ScoreRequest,
     ScoreResponse,
     check_limits,
-    dump_item,
     parse_body,
-    title,
 )
 
 log = logging.getLogger("tallrec.serve")
@@ -190,12 +190,6 @@ def latency_ms(request: Request) -> float:
     return round((time.monotonic() - request.state.t0) * 1e3, 3)
 
 
-def ranked(req: RankRequest, scores: list[float]) -> list[dict]:
-    """Candidates by P(Yes), highest first (ties: input order), cut at top_k."""
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:req.top_k]
-    return [{"item": dump_item(req.candidates[i]), "p_yes": scores[i], "index": i} for i in order]
-
-
 def create_app(loader: Callable[[], Engine], settings: ServeSettings | None = None,
                on_load_error: Callable[[str], None] | None = None) -> FastAPI:
     """The app; `loader()` runs in a background thread at startup and returns the Engine."""
@@ -226,14 +220,14 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
     async def score(request: Request):
         req = await parsed(request, ScoreRequest)
         name, scores = await state.score(req)
-        return {"scores": [{"item": dump_item(c), "p_yes": p} for c, p in zip(req.candidates, scores)],
+        return {"scores": [{"item": c, "p_yes": p} for c, p in zip(req.candidates, scores)],
                 "adapter": name, "model": state.engine.model, "latency_ms": latency_ms(request)}
 
     @app.post("/v1/rank", response_model=RankResponse)
     async def rank(request: Request):
         req = await parsed(request, RankRequest)
         name, scores = await state.score(req)
-        return {"ranked": ranked(req, scores), "adapter": name, "model": state.engine.model,
+        return {"ranked": ranked(req.candidates, scores, req.top_k), "adapter": name, "model": state.engine.model,
                 "latency_ms": latency_ms(request)}
 
     @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True)
@@ -241,8 +235,9 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         req: RerankRequest = await parsed(request, RerankRequest)
         rank_req = req.as_rank()
         name, scores = await state.score(rank_req)
-        results = [{"index": r["index"], "relevance_score": r["p_yes"],
-                    "document": {"text": r["item"]} if req.return_documents else None} for r in ranked(rank_req, scores)]
+        results = [{"index": r.index, "relevance_score": r.p_yes,
+                    "document": {"text": r.item} if req.return_documents else None}
+                   for r in ranked(rank_req.candidates, scores, rank_req.top_k)]
         return {"id": request.state.request_id, "results": results,
                 "meta": {"adapter": name, "model": state.engine.model, "latency_ms": latency_ms(request)}}
 

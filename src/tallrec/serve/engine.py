@@ -2,7 +2,8 @@
 `tallrec.Recommender` (its shared-user-prefix engine) per adapter.
 
 `--adapter NAME=RUN` (or `--adapter RUN`, named after its folder) and `--no-adapter` (the untuned
-base model, named `base`) become `AdapterSpec`s, checked before the server starts.
+base model, named `base`) become `AdapterSpec`s, checked before the server starts. Loading reuses
+`Recommender`: `base_model` picks the base, `Recommender.on` reads each adapter's settings.
 """
 
 from __future__ import annotations
@@ -55,16 +56,9 @@ def parse_adapter_specs(specs: list[str], no_adapter: bool = False) -> list[Adap
 def check_adapter(path: Path) -> None:
     """Refuse, before the server starts, a folder that holds no adapter or one whose prompt style
     this installation does not know (one line)."""
-    from ..llm.adapters import adapter_prompt
+    from ..llm.adapters import adapter_prompt, find_adapter
 
-    adapter_prompt(adapter_folder(path))
-
-
-def adapter_folder(path: Path) -> Path:
-    """A run folder's adapter/ (what `tallrec train` writes), or the adapter folder itself."""
-    from ..recommend.recommender import resolve_run
-
-    return resolve_run(path)[0]
+    adapter_prompt(find_adapter(path))
 
 
 class ScoringEngine:
@@ -72,9 +66,6 @@ class ScoringEngine:
     adapter is merged into the weights, as `tallrec evaluate` does), and one `tallrec.Recommender`
     per adapter over that shared model (its prompt style, cutoff and item noun). Only the batcher's
     worker thread calls it, so switching the active adapter between batches is safe.
-
-    Each user's history is the prompt prefix all their candidates share: the Recommender's
-    shared-user-prefix engine runs it once and batches the candidates against its KV cache.
     """
 
     def __init__(self, lm, peft_model, specs: list[AdapterSpec], recommenders: dict, name: str):
@@ -94,7 +85,8 @@ class ScoringEngine:
     def score_many(self, adapter: str, users: list[dict]) -> list[list[float]]:
         """P(Yes) of every user's candidates (users: {"liked", "disliked", "candidates"}, titles)."""
         with self._active(adapter):
-            return self.recommenders[adapter].score_many(users)
+            return self.recommenders[adapter].score_many(
+                [({"liked": u["liked"], "disliked": u["disliked"]}, u["candidates"]) for u in users])
 
     def info(self) -> dict:
         import peft
@@ -106,7 +98,7 @@ class ScoringEngine:
         def describe(s: AdapterSpec) -> dict:
             rec = self.recommenders[s.name]
             return {"path": None if s.path is None else str(s.path), "prompt": rec.lm.prompt or DEFAULT_STYLE,
-                    "domain": rec.domain, "cutoff": rec.engine.cutoff}
+                    "domain": rec.domain, "cutoff": rec.cutoff}
 
         return {"model": self.model, "dtype": str(self.lm.dtype).removeprefix("torch."), "device": str(self.lm.device),
                 "adapters": {s.name: describe(s) for s in self.specs},
@@ -114,50 +106,30 @@ class ScoringEngine:
                              "transformers": transformers.__version__, "peft": peft.__version__}}
 
 
-def base_model_name(specs: list[AdapterSpec], model: str | None) -> str:
-    """--model, else the base recorded beside the first adapter by `tallrec train`, else the default."""
-    from ..llm.adapters import adapter_meta
-    from ..llm.models import DEFAULT_MODEL
-
-    if model:
-        return model
-    for s in specs:
-        if s.path is not None and adapter_meta(adapter_folder(s.path)).get("name"):
-            return adapter_meta(adapter_folder(s.path))["name"]
-    return DEFAULT_MODEL
-
-
 def load_engine(specs: list[AdapterSpec], model: str | None = None, precision: str = "auto",
                 device: str | None = None, max_batch: int = 32, domain: str = "movie") -> ScoringEngine:
-    """Load the base model once and attach every adapter (runs in the server's loader thread).
-    `domain` is the item noun of `base` and of adapters whose run recorded none."""
+    """Load the base model once and attach every adapter (runs in the server's loader thread);
+    each adapter gets a `Recommender.on` view of the shared model. `domain` is the item noun of
+    `base` and of adapters that recorded none."""
     from dataclasses import replace
 
-    from ..llm.adapters import adapter_prompt, check_adapter_base
+    from ..llm.adapters import adapter_prompt, check_adapter_base, find_adapter
     from ..llm.models import load_model
-    from ..recommend.recommender import (
-        DEFAULT_CUTOFF,
-        Recommender,
-        resolve_run,
-        run_settings,
-    )
+    from ..recommend.recommender import Recommender, base_model
 
-    name = base_model_name(specs, model)
+    folders = {s.name: find_adapter(s.path) for s in specs}
+    name = base_model(folders.values(), model)
     lm = load_model(name, precision, device)
-    tuned = [(s, adapter_folder(s.path)) for s in specs if s.path is not None]
+    tuned = [(s, folders[s.name]) for s in specs if s.path is not None]
     for _, folder in tuned:
         check_adapter_base(folder, lm)
     net = attach_named(lm, tuned, merge=len(specs) == 1)
     recommenders = {}
     for s in specs:
-        folder, run = resolve_run(s.path)
-        settings = run_settings(run)
+        folder = folders[s.name]
         view = replace(lm, model=lm.model if net is None else net,
                        prompt=None if folder is None else adapter_prompt(folder))
-        recommenders[s.name] = Recommender(view, cutoff=int(settings.get("cutoff", DEFAULT_CUTOFF)),
-                                           batch_size=max_batch, domain=settings.get("domain", domain),
-                                           quote_history=settings.get("quote_history", True),
-                                           adapter=None if folder is None else str(folder))
+        recommenders[s.name] = Recommender.on(view, folder, batch_size=max_batch, domain=domain)
     return ScoringEngine(lm, None if net is None or len(specs) == 1 else net, specs, recommenders, name)
 
 

@@ -11,15 +11,10 @@ import json
 from dataclasses import dataclass
 from typing import Union
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, Field, StrictStr, ValidationError, field_validator
+
+from ..data.users import ItemLike, Strict, User, check_candidates, one_line, title
+from ..recommend.records import RankedItem
 
 
 class RequestError(Exception):
@@ -42,70 +37,29 @@ class Limits:
     max_body_bytes: int = 1_000_000
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Item = ItemLike  # a title or a tallrec.Item
 
 
-class ItemRecord(Strict):
-    """An item with an id of the caller's: the title goes into the prompt, the id comes back."""
-
-    id: Union[StrictStr, StrictInt]
-    title: StrictStr
-
-
-Item = Union[StrictStr, ItemRecord]
-
-
-def title(item: Item) -> str:
-    return item if isinstance(item, str) else item.title
-
-
-def item_key(item: Item):
-    """What makes two candidates the same: the id of a record, else the title."""
-    return ("title", item) if isinstance(item, str) else ("id", item.id)
-
-
-def dump_item(item: Item):
-    return item if isinstance(item, str) else item.model_dump()
-
-
-def check_items(items: list[Item], unique: bool) -> list[Item]:
-    seen = set()
-    for i, item in enumerate(items):
-        if not title(item).strip():
-            raise ValueError(f"item {i} has an empty title")
-        if "\n" in title(item) or "\r" in title(item):
-            raise ValueError(f"item {i}: a title holds no line break")
-        if unique:
-            key = item_key(item)
-            if key in seen:
-                raise ValueError(f"duplicate candidate {key[1]!r} (item {i})")
-            seen.add(key)
-    return items
-
-
-class User(Strict):
-    """A user as TALLRec sees one: liked and disliked items, oldest first."""
+class UserBody(Strict):
+    """The user of a request: tallrec.User's history (its id, if any, is the caller's business)."""
 
     liked: list[Item] = Field(default_factory=list)
     disliked: list[Item] = Field(default_factory=list)
 
     @field_validator("liked", "disliked")
     @classmethod
-    def _titles(cls, v):
-        return check_items(v, unique=False)
+    def _items(cls, v):
+        return User(liked=v).liked
 
 
-class ScoreRequest(User):
+class ScoreRequest(UserBody):
     candidates: list[Item]
     adapter: StrictStr | None = None
 
     @field_validator("candidates")
     @classmethod
     def _candidates(cls, v):
-        if not v:
-            raise ValueError("no candidates")
-        return check_items(v, unique=True)
+        return check_candidates(v)
 
 
 class RankRequest(ScoreRequest):
@@ -119,7 +73,7 @@ class RerankDocument(Strict):
 class RerankRequest(Strict):
     """Cohere-style rerank: `query` is the user, `documents` the candidates, `model` the adapter."""
 
-    query: User
+    query: UserBody
     documents: list[Union[StrictStr, RerankDocument]]
     top_n: int | None = Field(default=None, ge=1)
     model: StrictStr | None = None
@@ -130,8 +84,10 @@ class RerankRequest(Strict):
     def _documents(cls, v):
         if not v:
             raise ValueError("no documents")
-        texts = [d if isinstance(d, str) else d.text for d in v]
-        check_items(texts, unique=True)
+        try:
+            check_candidates([d if isinstance(d, str) else d.text for d in v])
+        except ValueError as e:
+            raise ValueError(str(e).replace("candidate", "document")) from None
         return v
 
     def as_rank(self) -> RankRequest:
@@ -141,12 +97,8 @@ class RerankRequest(Strict):
 
 
 class ItemScore(BaseModel):
-    item: Union[str, dict]
+    item: Item
     p_yes: float
-
-
-class RankedItem(ItemScore):
-    index: int
 
 
 class ScoreResponse(BaseModel):
@@ -187,33 +139,7 @@ def parse_body(raw: bytes, model: type[BaseModel]):
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise RequestError(422, validation_message(e)) from None
-
-
-UNION_TAGS = ("str", "int", "ItemRecord", "RerankDocument")
-ITEM_SHAPE = {"ItemRecord": 'an item is a title or {"id", "title"}', "RerankDocument": 'a document is a text or {"text"}'}
-
-
-def validation_message(e: ValidationError) -> str:
-    """One line for the first error pydantic found (where, then what)."""
-    errors = e.errors(include_url=False)
-    # An item that is an object was tried as a string first: report what is wrong with the object.
-    err = next((x for x in errors if not (x["type"] == "string_type" and isinstance(x["input"], dict))), errors[0])
-    loc = [str(p) for p in err["loc"]]
-    kind, msg = err["type"], err["msg"]
-    tags = [p for p in loc if p in UNION_TAGS]
-    loc = [p for p in loc if p not in UNION_TAGS]  # pydantic names the Union member it tried: drop it
-    where = ".".join(loc) or "body"
-    if kind == "extra_forbidden":
-        return f"unknown field {where!r}"
-    if kind == "missing":
-        return f"missing field {where!r}"
-    if tags and kind in ("string_type", "model_type", "model_attributes_type", "dict_type"):
-        other = next((t for t in ITEM_SHAPE if any(t in str(x["loc"]) for x in errors)), "ItemRecord")
-        return f"{where}: {ITEM_SHAPE[other]}"
-    if kind == "value_error":
-        msg = msg.removeprefix("Value error, ")
-    return f"{where}: {msg}"
+        raise RequestError(422, one_line(e)) from None
 
 
 def check_limits(req: ScoreRequest, limits: Limits) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..core.config import setting
+from ..core.defaults import DEFAULT_CUTOFF, DEFAULT_MODEL
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOSS_ON = ("all", "answer")
@@ -30,7 +31,7 @@ class LoraSettings:
 class LoraRecipe:
     """What both stages share: the model, the LoRA shape and the optimizer."""
 
-    model: str = setting("smollm2-135m", "registry name, HF folder or .gguf file of the base model")
+    model: str = setting(DEFAULT_MODEL, "registry name, HF folder or .gguf file of the base model")
     precision: str = setting("auto", "weights dtype: auto (bf16 where the hardware runs it) | fp32 | bf16 | fp16",
                              choices=PRECISIONS)
     load_in_8bit: bool = setting(False, "8-bit base weights (GPU only, as in the paper)")
@@ -44,7 +45,7 @@ class LoraRecipe:
     scheduler: str = setting("constant", "a transformers scheduler name: constant, linear, cosine, ...",
                              choices=SCHEDULERS)
     weight_decay: float = setting(0.0, "AdamW weight decay", min=0.0)
-    cutoff: int = setting(512, "most tokens per example; the oldest history items are dropped to fit, "
+    cutoff: int = setting(DEFAULT_CUTOFF, "most tokens per example; the oldest history items are dropped to fit, "
                           "never the question", min=64)
     prompt: str = setting("alpaca", "prompt style (tallrec.prompts registry); saved beside the adapter")
     loss_on: str = setting("all", "all = the paper's loss on the whole prompt; answer = answer tokens only",

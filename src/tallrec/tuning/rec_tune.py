@@ -79,7 +79,7 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
             return lambda: auc(labels, shard_ids(scorer, prompts))
 
         result = fit_lora(lm, rows, cfg, folder.out, make_validate, desc=f"rec-tune K={cfg.shots} seed={cfg.seed}",
-                          resume=resume)
+                          resume=resume, meta={"domain": train[0].domain, "quote_history": train[0].quote_history})
         if is_main():
             write_json_atomic(folder.out / "history.json", {
                 "best_valid_auc": result.best_valid_auc, "best_step": result.best_step, "steps": result.steps,

@@ -96,12 +96,13 @@ def _training_args(cfg, lm: LoadedModel, output_dir: Path, micro: int, accum: in
 
 def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
              make_validate: Callable[[torch.nn.Module], Callable[[], float]] | None, desc: str = "train",
-             resume: Path | None = None) -> TrainResult:
+             resume: Path | None = None, meta: dict | None = None) -> TrainResult:
     """Train a LoRA on tokenized rows with the HF Trainer; keep the best adapter in out/adapter.
 
     `make_validate(peft_model)` returns the validation-AUC function. Without it the final adapter is
     kept (stage 1 has no AUC to stop on). Resumable checkpoints go to out/checkpoints/;
     `resume` (one of them) continues that run where it stopped, early-stopping state included.
+    `meta` is recorded beside the adapter (tallrec-base.json), e.g. the samples' domain and quoting.
     """
     from transformers import set_seed
 
@@ -118,7 +119,7 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
 
     def save(path: Path):
         if is_main():
-            save_adapter(model, path, lm, {"config": cfg.to_dict()})
+            save_adapter(model, path, lm, {"config": cfg.to_dict(), **(meta or {})})
         barrier()
 
     use_cpu = lm.device.type == "cpu"

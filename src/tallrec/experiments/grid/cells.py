@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...core.errors import TallrecError
-from ...llm.models import DEFAULT_MODEL
+from ...core.defaults import DEFAULT_MODEL
 from ...llm.models import REGISTRY as MODELS
 from .. import methods
 from ..common import DOMAINS

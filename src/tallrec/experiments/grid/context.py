@@ -17,9 +17,10 @@ from ...core.paths import data_dir as resolve_data_dir
 from ...data.datasets import DomainData, load_domain
 from ...tuning.config import InstructConfig, TrainConfig
 from .. import methods
-from ..common import DEFAULT_INSTRUCT_CONFIG, DEFAULT_REC_CONFIG
+from ..common import DEFAULT_INSTRUCT_CONFIG
 from ..llm_cells import limit_test
 from .cells import Cell, model_slug
+from ...core.defaults import DEFAULT_RECIPE
 
 DEFAULT_ALPACA = Path("alpaca") / "alpaca_data_2k.json"
 
@@ -35,7 +36,7 @@ class Context:
 
     def __init__(self, grid, out: Path, data_dir=None, domains: Mapping[str, DomainData] | None = None):
         self.grid, self.out, self.data_dir = grid, Path(out), data_dir
-        self.rec_path = resolve_config(grid.rec_config, "rec", DEFAULT_REC_CONFIG)
+        self.rec_path = resolve_config(grid.rec_config, "rec", DEFAULT_RECIPE)
         self.instruct_path = resolve_config(grid.instruct_config, "instruct", DEFAULT_INSTRUCT_CONFIG)
         self.domains: dict[str, DomainData] = dict(domains or {})
         self._rec: dict[str, TrainConfig] = {}
@@ -107,7 +108,7 @@ class Context:
         if m.kind in ("baseline", "floor"):
             s["baseline_options"] = dict(self.grid.baseline_options.get(cell.method, {}))
         elif m.kind == "llm-untuned":
-            from ...llm.icl import ICL_CUTOFF
+            from ...baselines.icl import ICL_CUTOFF
 
             s["icl_demos"] = self.grid.icl_demos
             s["cutoff"] = ICL_CUTOFF

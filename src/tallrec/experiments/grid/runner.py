@@ -35,7 +35,8 @@ from ...core.lock import FolderLock
 from ...data.datasets import DomainData
 from .. import methods
 from ..common import Outcome, now
-from ..llm_cells import check_lora_shape, is_done, read_metrics
+from ...tuning.adapters import check_lora_shape
+from ..llm_cells import is_done, read_metrics
 from .cells import Cell, cell_key, expand_grid
 from .context import Context
 from .estimate import Estimator, fmt_duration, stage1_seconds

@@ -17,11 +17,12 @@ from ...core.config import load_config, resolve_config
 from ...core.errors import TallrecError
 from ...data.datasets import DOMAINS as DOMAIN_ALIASES
 from ...data.datasets import TEST_SPLITS
-from ...llm.models import DEFAULT_MODEL
+from ...core.defaults import DEFAULT_MODEL
 from ...llm.models import REGISTRY as MODELS
 from .. import methods
-from ..common import DEFAULT_INSTRUCT_CONFIG, DEFAULT_REC_CONFIG, DOMAINS
+from ..common import DEFAULT_INSTRUCT_CONFIG, DOMAINS
 from .cells import BLOCK_KEYS, expand_grid
+from ...core.defaults import DEFAULT_RECIPE
 
 XD_KEYS = ("shots", "seeds", "models", "test_limit", "valid_from")
 BUDGETS = {"quick": "reproduce-quick", "full": "reproduce-full"}
@@ -41,7 +42,7 @@ class GridConfig:
     test_split: str = "official"            # official test files | unpublished (movie samples in no published file)
     blocks: list[dict] | None = None
     cross_domain: dict | None = None        # {shots, seeds, models, test_limit, valid_from}; None = none
-    rec_config: str = DEFAULT_REC_CONFIG    # rec-tuning recipe (file, or a packaged config name)
+    rec_config: str = DEFAULT_RECIPE    # rec-tuning recipe (file, or a packaged config name)
     rec_overrides: dict = field(default_factory=dict)
     instruct_config: str = DEFAULT_INSTRUCT_CONFIG  # stage-1 recipe
     instruct_overrides: dict = field(default_factory=dict)

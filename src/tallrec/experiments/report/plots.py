@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Sequence
 
-from ...llm.models import DEFAULT_MODEL
+from ...core.defaults import DEFAULT_MODEL
 from .. import methods
 from .tables import is_unit_row, label, series, short_model
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
-from ...llm.models import DEFAULT_MODEL
+from ...core.defaults import DEFAULT_MODEL
 from .. import methods
 from ..common import DOMAINS, markdown_table, mean_sd
 from ..grid.cells import model_slug

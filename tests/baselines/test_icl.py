@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from helpers import synthetic
 
-from tallrec.llm.icl import demo_text, demonstrations, icl_scores, run_icl
+from tallrec.baselines.icl import demo_text, demonstrations, icl_scores, run_icl
 from tallrec.llm.models import load_model
 from tallrec.llm.scoring import ScoreOptions, Scorer
 

@@ -22,9 +22,9 @@ from ..data.fewshot import draw_fewshot
 from ..data.samples import Sample
 from ..prompts.registry import DEFAULT_STYLE
 from ..prompts.templates import ChatTemplate, Template, load_template, sample_prompt
-from .encoding import encode_prompt, lm_template
-from .models import LoadedModel
-from .scoring import ScoreOptions, Scorer
+from ..llm.encoding import encode_prompt, lm_template
+from ..llm.models import LoadedModel
+from ..llm.scoring import ScoreOptions, Scorer
 
 ICL_CUTOFF = 2048  # demonstrations make prompts k+1 times longer than the tuned models' 512
 

@@ -6,10 +6,10 @@ train.json (the training windows) and valid.json. Methods:
 * llm: P(Yes) of each candidate from a Recommender (an adapter or the untuned model);
 * random: the exact expectation of a uniformly random order (HR@k = k / n), no draw;
 * popularity: how many training windows have the candidate as their target (train.json only);
-* sasrec (or any other pairwise scorer passed in `pairwise`): a model trained on train.json and
-  valid.json that scores each labelled (history, candidate) pair (`pair_samples`). The command
-  passes the SASRec baseline (tallrec.baselines, a later layer than this package) trained like
-  every baseline, on K samples drawn from train.json with the seed, early-stopped on valid.json.
+* sasrec and the other sequential baselines (any pairwise scorer passed in `pairwise`): a model
+  trained on train.json and valid.json that scores each labelled (history, candidate) pair
+  (`pair_samples`). The command passes the baseline trained like every baseline, on K samples
+  drawn from train.json with the seed, early-stopped on valid.json.
 
 Writes metrics.json ({"data", "lists", "methods": {name: record}}) and ranks.jsonl (per list: the
 target's rank under each method) into the output folder, atomically.
@@ -27,16 +27,19 @@ from typing import Callable, Sequence
 
 from ..core.errors import DataError, TallrecError
 from ..data.samples import Sample, load_samples
-from .metrics import metrics_from_ranks, random_expected, ranking_record, target_rank
-from .userfile import UserLine, read_users
-
-METHODS = ("llm", "random", "popularity", "sasrec")
-
+from ..data.users import dump_item
+from ..recommend.metrics import metrics_from_ranks, random_expected, ranking_record, target_rank
+from ..recommend.userfile import UserLine, read_users
 
 def check_methods(methods: Sequence[str]) -> list[str]:
-    unknown = [m for m in methods if m not in METHODS]
+    """The methods asked for, each once; an unknown one is one line naming the choices (the
+    entries of the method registry marked `ranking`)."""
+    from .methods import ranking_methods
+
+    known = ranking_methods()
+    unknown = [m for m in methods if m not in known]
     if unknown or not methods:
-        raise TallrecError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(METHODS)}")
+        raise TallrecError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}")
     return list(dict.fromkeys(methods))
 
 
@@ -46,14 +49,14 @@ def load_lists(folder: str | os.PathLike, limit: int | None = None) -> list[User
     lines = read_users(path)
     for u in lines:
         if u.target is None:
-            raise DataError(f"{path}: line {u.line}: no target (a ranking benchmark names each list's target)")
+            raise DataError(f"{path}: user {u.user!r}: no target (a ranking benchmark names each list's target)")
     return lines[:limit] if limit else lines
 
 
 def pair_samples(u: UserLine) -> list[Sample]:
     """(history, candidate) samples of one list, labelled: the target True, the others False."""
-    base = u.sample()
-    return [replace(base, target=t, label=i == u.target) for i, t in enumerate(u.titles)]
+    base = u.as_user.sample()
+    return [replace(base, target=t, label=i == u.target_index) for i, t in enumerate(u.titles)]
 
 
 def popularity_scores(train: Sequence[Sample], lines: Sequence[UserLine]) -> list[list[float]]:
@@ -71,7 +74,7 @@ def split_flat(flat: Sequence[float], lines: Sequence[UserLine]) -> list[list[fl
 
 
 def _record(name: str, lines, scores, data: str, seconds: float, **meta) -> tuple[dict, list[int]]:
-    ranks = [target_rank(s, u.target) for u, s in zip(lines, scores)]
+    ranks = [target_rank(s, u.target_index) for u, s in zip(lines, scores)]
     return ranking_record(metrics_from_ranks(ranks), n=len(lines), data=data, seconds=seconds, **meta), ranks
 
 
@@ -88,14 +91,14 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
     methods = check_methods(methods)
     if "llm" in methods and recommender is None:
         raise TallrecError("the llm method needs a model: give --adapter RUN or --no-adapter")
-    missing = [m for m in methods if m == "sasrec" and m not in (pairwise or {})]
+    missing = [m for m in methods if m not in ("llm", "random", "popularity") and m not in (pairwise or {})]
     if missing:
         raise TallrecError(f"method {missing[0]} needs its scorer (pairwise={{{missing[0]!r}: ...}})")
     lines = load_lists(folder, limit)
     data = str(Path(folder) / "test.jsonl")
-    needs_train = {"popularity", "sasrec"} & set(methods)
+    needs_train = set(methods) - {"llm", "random"}
     train = load_samples(Path(folder) / "train.json") if needs_train else []
-    valid = load_samples(Path(folder) / "valid.json") if "sasrec" in methods else []
+    valid = load_samples(Path(folder) / "valid.json") if set(methods) - {"llm", "random", "popularity"} else []
     check_writable(out)
     records, ranks = {}, {}
     for m in methods:
@@ -106,8 +109,7 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
             continue
         if m == "llm":
             rec = recommender()
-            scores = rec.engine.score_many([(u.sample(rec.domain, rec.quote_history), u.titles) for u in lines],
-                                           progress=progress)
+            scores = rec.score_many([(u.as_user, u.candidates) for u in lines], progress=progress)
             meta = {"model": rec.lm.name, "adapter": rec.adapter}
         elif m == "popularity":
             scores, meta = popularity_scores(train, lines), {"model": "popularity (train.json targets)"}
@@ -118,7 +120,7 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
                                        time.perf_counter() - t0, **meta)
     summary = {"data": data, "lists": len(lines), "candidates": sum(len(u.candidates) for u in lines),
                "methods": records}
-    rows = [json.dumps({"index": i, "user": u.user, "target": u.candidates[u.target],
+    rows = [json.dumps({"index": i, "user": u.user, "target": dump_item(u.candidates[u.target_index]),
                         "ranks": {m: r[i] for m, r in ranks.items()}}) for i, u in enumerate(lines)]
     write_files_atomic(out, {"metrics.json": (json.dumps(summary, indent=2) + "\n").encode(),
                              "ranks.jsonl": ("\n".join(rows) + "\n").encode()})

@@ -1,0 +1,29 @@
+"""What ranking returns: `RankedItem` records, the same shape in Python, ranked.jsonl and HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from ..core.errors import DataError
+from ..data.users import ItemLike
+
+
+class RankedItem(BaseModel):
+    """One ranked candidate: the item as given, its P(Yes) and its position in the input."""
+
+    item: ItemLike
+    p_yes: float
+    index: int
+
+
+def top_k(scores: Sequence[float], k: int | None) -> list[int]:
+    """Indices of the `k` highest scores (all when k is None), best first, ties in input order."""
+    if k is not None and k < 1:
+        raise DataError(f"k must be at least 1, got {k}")
+    return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
+
+
+def ranked(candidates: Sequence[ItemLike], scores: Sequence[float], k: int | None) -> list[RankedItem]:
+    return [RankedItem(item=candidates[i], p_yes=float(scores[i]), index=i) for i in top_k(scores, k)]
