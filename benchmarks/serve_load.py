@@ -64,17 +64,20 @@ def make_requests(n: int, history: int, candidates: int, seed: int, folder: str 
 
 
 def offline(args, reqs: list[dict]) -> dict:
-    from tallrec import Recommender
+    from tallrec import Recommender, User
     from tallrec.core.runtime import keep_freed_memory
 
     keep_freed_memory()  # as the tallrec command (the server) does
     rec = Recommender.load(args.adapter or None, model=args.model, batch_size=args.max_batch, precision=args.precision)
     warm = reqs_warmup(args)
-    rec.rank(warm["liked"], warm["disliked"], warm["candidates"], k=1)  # as the server's warm-up request
+    def user(r):
+        return User(liked=r["liked"], disliked=r["disliked"])
+
+    rec.rank(user(warm), warm["candidates"], k=1)  # as the server's warm-up request
     t0 = time.perf_counter()
-    ranked = [rec.rank(**r, k=len(r["candidates"])) for r in reqs]
+    ranked = [rec.rank(user(r), r["candidates"], k=None) for r in reqs]
     seconds = time.perf_counter() - t0
-    scores = [dict(x) for x in ranked]
+    scores = [{x.item: x.p_yes for x in r} for r in ranked]
     return {"seconds": seconds, "throughput": sum(len(r["candidates"]) for r in reqs) / seconds, "scores": scores,
             "dtype": str(rec.lm.dtype).removeprefix("torch.")}
 

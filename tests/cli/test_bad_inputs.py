@@ -56,7 +56,7 @@ def ws(tmp_path_factory, tiny_model_dir):
     (d / "inter-nocol.csv").write_text("user,item\nu1,i1\n")
     (d / "items.csv").write_text("item,title\n" + "".join(f"i{k},Title {k}\n" for k in range(1, 8)))
     (d / "items-dup.csv").write_text("item,title\ni1,A\ni1,B\n")
-    code = main(["train", "--train", str(d / "train.json"), "--valid", str(d / "valid.json"), "--out",
+    code = main(["train", "--config", "paper", "--train", str(d / "train.json"), "--valid", str(d / "valid.json"), "--out",
                  str(d / "run"), "--model", str(tiny_model_dir), "--precision", "fp32", "--shots", "8",
                  "--batch-size", "4", "--micro-batch-size", "4", "--epochs", "1", "--eval-every", "1"])
     assert code == 0

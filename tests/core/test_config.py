@@ -118,7 +118,7 @@ def test_every_setting_is_a_flag_of_its_command():
 
 def test_flags_reach_the_config(run_cli, tmp_path):
     """A flag set on the command line is the value the run uses (checked through its error)."""
-    code, _, err = run_cli("train", "--train", str(tmp_path / "t.json"), "--valid", str(tmp_path / "v.json"),
+    code, _, err = run_cli("train", "--config", "paper", "--train", str(tmp_path / "t.json"), "--valid", str(tmp_path / "v.json"),
                            "--out", str(tmp_path / "o"), "--config", "cpu-quick", "--lora-r", "0")
     assert code == 1 and "--lora-r: must be at least 1, got 0" in err
     code, _, err = run_cli("baseline", "sasrec", "--train", "t", "--valid", "v", "--test", "t", "--out",

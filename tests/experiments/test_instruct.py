@@ -155,7 +155,7 @@ def test_train_init_adapter_cli(stage1, run_cli, tmp_path, tiny_model_dir):
     _, res = stage1
     save_samples(tmp_path / "train.json", samples(30))
     save_samples(tmp_path / "valid.json", samples(16, seed=1))
-    code, out, err = run_cli("train", "--train", tmp_path / "train.json", "--valid", tmp_path / "valid.json",
+    code, out, err = run_cli("train", "--config", "paper", "--train", tmp_path / "train.json", "--valid", tmp_path / "valid.json",
                              "--out", tmp_path / "run", "--model", tiny_model_dir, "--precision", "fp32",
                              "--shots", 8, "--batch-size", 4, "--micro-batch-size", 4, "--epochs", 1,
                              "--eval-every", 1, "--lr", 5e-3, "--init-adapter", res.adapter)
@@ -172,7 +172,7 @@ def test_mismatched_lora_shape_names_both_shapes(stage1, run_cli, tmp_path, tiny
     save_samples(tmp_path / "train.json", samples(30))
     save_samples(tmp_path / "valid.json", samples(16, seed=1))
     (tmp_path / "r4.yaml").write_text("lora: {r: 4}\n")
-    code, out, err = run_cli("train", "--train", tmp_path / "train.json", "--valid", tmp_path / "valid.json",
+    code, out, err = run_cli("train", "--config", "paper", "--train", tmp_path / "train.json", "--valid", tmp_path / "valid.json",
                              "--out", tmp_path / "run", "--model", tiny_model_dir, "--precision", "fp32",
                              "--config", tmp_path / "r4.yaml", "--shots", 8, "--epochs", 1,
                              "--init-adapter", res.adapter)

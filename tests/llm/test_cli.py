@@ -17,7 +17,7 @@ def files(tmp_path):
 
 
 def test_train_evaluate_predict(run_cli, files, tiny_model_dir, check_auc):
-    code, out, err = run_cli("train", "--train", files / "train.json", "--valid", files / "valid.json",
+    code, out, err = run_cli("train", "--config", "paper", "--train", files / "train.json", "--valid", files / "valid.json",
                              "--out", files / "run", "--model", tiny_model_dir, "--precision", "fp32",
                              "--shots", 8, "--batch-size", 4, "--micro-batch-size", 4, "--epochs", 1,
                              "--eval-every", 1, "--lr", 1e-3)
@@ -72,7 +72,7 @@ def test_model_folder_that_is_not_a_causal_lm(run_cli, files, tmp_path):
 
 
 def test_adapter_from_another_base_model(run_cli, files, tiny_model_dir, tmp_path):
-    code, _, err = run_cli("train", "--train", files / "train.json", "--valid", files / "valid.json",
+    code, _, err = run_cli("train", "--config", "paper", "--train", files / "train.json", "--valid", files / "valid.json",
                            "--out", files / "run", "--model", tiny_model_dir, "--precision", "fp32", "--shots", 4,
                            "--batch-size", 4, "--micro-batch-size", 4, "--epochs", 1, "--eval-every", 1)
     assert code == 0, err

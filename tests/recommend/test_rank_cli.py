@@ -46,11 +46,11 @@ def test_rank_writes_top_k_and_all_scores_in_input_order(tmp_path, run_cli, tiny
 
 BAD = [
     ("{not json", "line 2: invalid JSON"),
-    ({"user": "x", "liked": [], "disliked": [], "candidates": []}, "line 2: no candidates"),
-    ({"user": "x", "liked": [], "disliked": [], "candidates": ["A", "A"]}, "line 2: duplicate candidate 'A'"),
-    ({"user": "x", "liked": [""], "disliked": [], "candidates": ["A"]}, "line 2: liked[0]: empty title"),
-    ({"user": "x", "liked": [], "disliked": [], "candidates": ["A"], "age": 3}, "line 2: unknown field(s) 'age'"),
-    ({"user": "x", "liked": [], "candidates": ["A"]}, "line 2: missing field(s) 'disliked'"),
+    ({"user": "x", "liked": [], "disliked": [], "candidates": []}, "line 2: candidates: no candidates"),
+    ({"user": "x", "liked": [], "disliked": [], "candidates": ["A", "A"]}, "line 2: candidates: duplicate candidate 'A'"),
+    ({"user": "x", "liked": [""], "disliked": [], "candidates": ["A"]}, "line 2: liked: item 0: empty title"),
+    ({"user": "x", "liked": [], "disliked": [], "candidates": ["A"], "age": 3}, "line 2: unknown field 'age'"),
+    ({"user": "x", "liked": []}, "line 2: missing field 'candidates'"),
     ({"user": "x", "liked": [], "disliked": [], "candidates": ["A"], "target": "B"}, "line 2: target 'B'"),
     ([1, 2], "line 2: expected a JSON object"),
 ]

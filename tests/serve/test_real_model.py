@@ -68,7 +68,7 @@ def _offline(model_dir, adapter, users):
     from tallrec.llm.scoring import reference_scores
 
     rec = Recommender.load(adapter, model=str(model_dir), device="cpu", precision="fp32")
-    want = [rec.score(u["liked"], u["disliked"], u["candidates"]) for u in users]
+    want = [rec.score({"liked": u["liked"], "disliked": u["disliked"]}, u["candidates"]) for u in users]
     u = users[0]
     samples = [Sample(history=tuple((t, True) for t in u["liked"]) + tuple((t, False) for t in u["disliked"]),
                       target=c) for c in u["candidates"]]
@@ -121,7 +121,7 @@ BAD = [
     (b'{"candidates": ["a", "a"]}', 422, "duplicate candidate 'a'"),
     (b'{"candidates": ["a", "b", "c", "d"]}', 422, "4 candidates; at most 3 per request"),
     (b'{"candidates": ["' + b"t" * 81 + b'"]}', 422, "title of 81 characters; at most 80"),
-    (b'{"candidates": ["a\\nb"]}', 422, "item 0: a title holds no line break"),
+    (b'{"candidates": ["a\\nb"]}', 422, "item 0: title 'a\\nb' contains a line break"),
     (b'{"candidates": ["a"], "adapter": "nope"}', 404, "unknown adapter 'nope' (loaded: one)"),
     (json.dumps({"candidates": ["a"], "liked": ["l" * 70, "m" * 70]}).encode(), 413, "at most 150"),
 ]

@@ -92,7 +92,7 @@ def test_torchrun_two_cpu_processes(tmp_path, tiny_model_dir):
     save_samples(tmp_path / "valid.json", synthetic(20, seed=1))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TALLREC_CACHE_DIR": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "tallrec", "train", "--train", tmp_path / "train.json", "--valid", tmp_path / "valid.json",
+           "-m", "tallrec", "train", "--config", "paper", "--train", tmp_path / "train.json", "--valid", tmp_path / "valid.json",
            "--out", tmp_path / "ddp", "--model", tiny_model_dir, "--precision", "fp32", "--shots", "16",
            "--batch-size", "8", "--micro-batch-size", "4", "--epochs", "2", "--eval-every", "1", "--lr", "5e-3"]
     proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True, timeout=300)

@@ -150,7 +150,7 @@ def one_line(e: ValidationError) -> str:
         return f"{where}: {ITEM_SHAPE[other]}"
     if kind == "value_error":
         msg = msg.removeprefix("Value error, ")
-    return f"{where}: {msg}"
+    return f"{where}: {msg}" if loc else msg
 
 
 def as_user(user: User | dict | Any, where: str = "user") -> User:

@@ -49,7 +49,7 @@ def load_lists(folder: str | os.PathLike, limit: int | None = None) -> list[User
     lines = read_users(path)
     for u in lines:
         if u.target is None:
-            raise DataError(f"{path}: user {u.user!r}: no target (a ranking benchmark names each list's target)")
+            raise DataError(f"{path}: line {u.line}: no target (a ranking benchmark names each list's target)")
     return lines[:limit] if limit else lines
 
 

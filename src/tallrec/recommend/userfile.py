@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-from pydantic import StrictInt, StrictStr, ValidationError, field_validator, model_validator
+from pydantic import Field, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
 from ..core.distributed import shard_and_gather
 from ..core.errors import DataError
@@ -40,6 +40,7 @@ class UserLine(Strict):
     disliked: list[ItemLike] = []
     candidates: list[ItemLike]
     target: Union[StrictStr, StrictInt, None] = None
+    line: int = Field(default=0, exclude=True)  # where it was read (set by read_users), for messages
 
     @field_validator("candidates")
     @classmethod
@@ -99,7 +100,9 @@ def read_users(path: str | os.PathLike) -> list[UserLine]:
             obj = json.loads(raw)
         except json.JSONDecodeError as e:
             raise DataError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
-        users.append(parse_user(obj, where))
+        if isinstance(obj, dict) and "line" in obj:
+            raise DataError(f"{where}: unknown field 'line'")
+        users.append(parse_user(obj, where).model_copy(update={"line": n}))
     if not users:
         raise DataError(f"{p}: holds no users")
     return users
