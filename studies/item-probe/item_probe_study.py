@@ -11,7 +11,7 @@ validation samples, for the K draws of seeds 0, 1, 2 (the draw sets the target l
 test file is never read. Rows: `hist-valid` (the history statistics), `+probe` (plus the probe's
 log-odds), and `probe` alone. Probe scores are cached per model in OUT/probe-MODEL.json.
 
-    python studies/item-probe/item_probe_study.py --models smollm2-135m qwen2.5-coder-0.5b [--out runs/item-probe]
+    python studies/item-probe/item_probe_study.py --models smollm2-135m gemma3-270m [PATH.gguf] [--out runs/item-probe]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main():
     rows = []
     for model in args.models:
         t0 = time.time()
-        probe = probe_scores(model, sorted({s.target for s in data.valid}), out / f"probe-{model}.json",
+        probe = probe_scores(model, sorted({s.target for s in data.valid}), out / f"probe-{Path(model).name}.json",
                              args.precision)
         seconds = time.time() - t0
         p_fit = [probe[s.target] for s in fit_on]

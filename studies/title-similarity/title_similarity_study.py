@@ -11,7 +11,8 @@ Chosen on validation only, like the feature study (../feature-study/): the `hist
 with and without the feature is fitted on the 200 early-stopping validation samples and compared on the 800
 other validation samples, for the K draws of seeds 0, 1, 2; the test file is never read.
 
-    python studies/title-similarity/title_similarity_study.py --models smollm2-135m qwen2.5-coder-0.5b [--out runs/title-similarity]
+    python studies/title-similarity/title_similarity_study.py --models smollm2-135m gemma3-270m [PATH.gguf]
+        [--out runs/title-similarity]
 """
 
 from __future__ import annotations
