@@ -18,7 +18,7 @@ ratio that a scorer doing tallrec's FLOPs at 100% of the GEMM peak would reach a
 as timed in this run. And it counts what an exact scorer could still cut (every token prefix shared by
 several prompts run once, the last layer at the last position only) and the ceiling after that.
 The two allocator phases run one after the other in one process, so they are no clean A/B of the
-allocator setting: benchmarks/allocator_ab.py is.
+allocator setting: studies/allocator/allocator_ab.py is.
 
     python benchmarks/score_bench.py --n 64 [--model smollm2-135m] [--batch-size 16] [--compile] [--json out.json]
 

@@ -2,7 +2,8 @@
 
 Data flows one way: nothing in data/ imports the LLM or tuning code, nothing below cli/ imports
 cli/, no import cycles between modules, nothing private imported across modules, and modules and
-functions stay small enough to read in one sitting.
+functions stay small enough to read in one sitting. Research lives in studies/, one folder per
+question, and the package and its benchmarks never import from it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ PKG = SRC / "tallrec"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = SRC.parent
+STUDIES = REPO / "studies"
 
 
 def _module_name(path: Path) -> str:
@@ -140,3 +143,24 @@ def test_readme_python_examples_import():
     assert lines
     for line in lines:
         exec(line.strip(), {})
+
+
+def test_research_lives_in_studies_one_folder_per_question():
+    assert not (REPO / "scripts").exists() and not (REPO / "results").exists()
+    index = (STUDIES / "README.md").read_text()
+    folders = [p for p in STUDIES.iterdir() if p.is_dir() and p.name not in ("tests", "__pycache__")]
+    assert folders
+    for folder in folders:
+        assert (folder / "README.md").is_file(), folder.name
+        assert f"({folder.name}/)" in index or f"`{folder.name}/`" in index, folder.name
+
+
+def test_the_package_and_its_benchmarks_never_import_a_study():
+    study_modules = {p.stem for p in STUDIES.rglob("*.py")}
+    bad = []
+    for p in [*MODULES, *(REPO / "benchmarks").glob("*.py")]:
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            bad += [(str(p.relative_to(REPO)), n) for n in names if n.split(".")[0] in study_modules | {"studies"}]
+    assert not bad

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tallrec.core.errors import DataError
-from tallrec.data.fewshot import selection_part, validation_subset
+from tallrec.data.fewshot import validation_subset
 from tallrec.experiments.hybrid import fit_combiner, logit
 
 from .helpers import samples
@@ -47,14 +47,6 @@ def test_validation_subset_is_the_fixed_draw_of_rec_tuning():
     assert validation_subset(valid, None) == valid and validation_subset(valid, 80) == valid
     sub = validation_subset(valid, 20)
     assert len(sub) == 20 and sub == validation_subset(valid, 20) and all(s in valid for s in sub)
-
-
-def test_the_selection_part_is_the_rest_of_validation_in_file_order():
-    valid = samples(50, seed=6)
-    stop, rest = validation_subset(valid, 20), selection_part(valid, 20)
-    assert len(rest) == 30 and not any(s is t for s in rest for t in stop)
-    assert rest == [s for s in valid if s in rest] and selection_part(valid, 20, 5) == rest[:5]
-    assert selection_part(valid, None) == []  # early stopping on all of them leaves nothing to select on
 
 
 def test_the_grid_runs_hybrid_on_the_r_cells_training(tmp_path, tiny_model_dir, monkeypatch):

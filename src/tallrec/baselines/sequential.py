@@ -20,7 +20,7 @@ head="dot" drops w.u: the classic pure dot-product scorer. The user bias matters
 setting: most test targets were never seen in the K training samples (id models give them the UNK
 vector, zero by default), so their score can only come from the user's history, and the pure dot
 product has nothing to say about them: with head="dot" the id models score AUC 0.48-0.53 at every
-K on the official data, as the TALLRec paper reports for them (scripts/baseline_table.py --head dot).
+K on the official data, as the TALLRec paper reports for them (studies/baselines/baseline_table.py --head dot).
 There are no user ids (users are anonymous in TALLRec samples), so Caser has no user embedding.
 
 DROS (Yang et al., SIGIR 2023, "A Generic Learning Framework for Sequential Recommendation with

@@ -3,7 +3,7 @@
 glibc's malloc gives large blocks (above a threshold that adapts up to 32 MiB) their own `mmap`,
 and unmaps them when they are freed. A forward pass allocates and frees activations of a few MiB
 per layer, so every batch maps fresh pages and the kernel zero-fills them on first touch: in
-`benchmarks/allocator_ab.py` a process that only scores took 0.5-0.8 million page faults per pass
+`studies/allocator/allocator_ab.py` a process that only scores took 0.5-0.8 million page faults per pass
 over 64 prompts. Raising the mmap and trim thresholds makes malloc serve such blocks from the heap
 and keep freed memory for the next batch: almost no faults, and 1.14-1.22x the speed there. (The
 usual alternative, preloading jemalloc or tcmalloc, needs a library installed and set before the

@@ -53,14 +53,6 @@ def validation_subset(valid: Sequence[Sample], size: int | None) -> list[Sample]
     return valid if not size or size >= len(valid) else draw_fewshot(valid, size, seed=0)
 
 
-def selection_part(valid: Sequence[Sample], early_stop_size: int | None, size: int | None = None) -> list[Sample]:
-    """The validation samples outside `validation_subset(valid, early_stop_size)`, in file order
-    (the first `size` of them): where the studies in scripts/ choose recipes and features, on
-    samples that early stopping and the hybrid's fit never saw."""
-    stop = {id(s) for s in validation_subset(valid, early_stop_size)}
-    return [s for s in valid if id(s) not in stop][:size]
-
-
 def permute_history(samples: Sequence[Sample], copies: int, seed: int) -> list[Sample]:
     """History-order augmentation: the samples, then `copies` rewrites of each with its history
     shuffled (seeded), so the liked and disliked lists appear in other orders with the same label.

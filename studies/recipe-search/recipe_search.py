@@ -22,13 +22,14 @@ The studies:
              LoRA, both re-run on the same machine (rows record the weights' dtype: a CPU without
              bf16 runs fp32 and scores differently from the bf16 rows of studies 1-3).
 
-    python scripts/recipe_search.py --study 2 --out runs/recipe-study [--seeds 0 1 2] [--only NAME ...]
+    python studies/recipe-search/recipe_search.py --study 2 --out runs/recipe-study [--seeds 0 1 2] [--only NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -37,13 +38,15 @@ import torch
 
 from tallrec.core.config import load_config, resolve_config
 from tallrec.data.datasets import load_domain
-from tallrec.data.fewshot import selection_part
 from tallrec.llm.adapters import with_adapter
 from tallrec.llm.evaluation import evaluate
 from tallrec.llm.models import load_model, pick_dtype
 from tallrec.llm.scoring import ScoreOptions
 from tallrec.tuning.config import TrainConfig
 from tallrec.tuning.rec_tune import rec_tune
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # the studies' shared helpers
+from validation_protocol import selection_part  # noqa: E402
 
 BASE_MODEL = "smollm2-135m"
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -1,12 +1,13 @@
 """The measured frontier of the recipe study: validation AUC against model size and CPU minutes.
 
-Reads the results files `scripts/recipe_search.py` writes (one JSON line per recipe, model and
+Reads the results files `recipe_search.py` (beside it) writes (one JSON line per recipe, model and
 seed), groups them by recipe and model, and prints one markdown row each: parameters, seeds,
 selection AUC (mean +- sd over seeds), minutes per run. `--plot FILE` draws selection AUC against
 minutes per run, one marker per model, so a reader sees what each extra minute or parameter
 bought. Only validation data is involved: the study never reads a test file.
 
-    python scripts/frontier.py runs/recipe-study/results.jsonl --plot frontier.png
+    python studies/recipe-search/frontier.py studies/recipe-search/recipe-study.jsonl --plot frontier.png
+        [--model-path qwen2.5-coder-0.5b=PATH.gguf]   # a model the registry does not name
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ def aggregate(rows: list[dict]) -> list[dict]:
     return sorted(out, key=lambda e: (e["model"], -e["mean"]))
 
 
-def parameter_counts(models: set[str]) -> dict[str, int]:
-    """Parameters of each base model, counted on the loaded weights (embeddings included)."""
+def parameter_counts(models: set[str], paths: dict[str, str] | None = None) -> dict[str, int]:
+    """Parameters of each base model, counted on the loaded weights (embeddings included). A model
+    the registry no longer names (qwen2.5-coder-0.5b) is loaded from its path in `paths`."""
     from tallrec.llm.models import load_model
 
-    return {m: sum(p.numel() for p in load_model(m).model.parameters()) for m in sorted(models)}
+    paths = paths or {}
+    return {m: sum(p.numel() for p in load_model(paths.get(m, m)).model.parameters()) for m in sorted(models)}
 
 
 def table(entries: list[dict], params: dict[str, int]) -> str:
@@ -91,11 +94,16 @@ def plot(entries: list[dict], params: dict[str, int], path: Path) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", type=Path, nargs="+", help="results.jsonl files of scripts/recipe_search.py")
+    ap.add_argument("results", type=Path, nargs="+", help="results.jsonl files of recipe_search.py")
     ap.add_argument("--plot", type=Path, default=None, help="write the frontier plot (PNG) here")
+    ap.add_argument("--model-path", action="append", default=[], metavar="NAME=PATH",
+                    help="load the rows' model NAME from PATH (a .gguf file or HF folder); repeatable")
     args = ap.parse_args()
+    bad = [m for m in args.model_path if "=" not in m]
+    if bad:
+        ap.error(f"--model-path {bad[0]!r}: expected NAME=PATH")
     entries = aggregate(load_rows(args.results))
-    params = parameter_counts({e["model"] for e in entries})
+    params = parameter_counts({e["model"] for e in entries}, dict(m.split("=", 1) for m in args.model_path))
     print(table(entries, params))
     if args.plot:
         plot(entries, params, args.plot)

@@ -6,8 +6,8 @@ From each domain's valid.json, `--carve` samples (200) chosen with random.Random
 validation data (early stopping); the rest is the few-shot pool that K samples are drawn from with
 draw_fewshot(pool, K, seed); test.json is the test data.
 
-    .venv/bin/python scripts/baseline_table.py                       # 8 baselines x {movie, book} x K {16, 64, 256}, seed 0
-    .venv/bin/python scripts/baseline_table.py --seeds 0,1,2 --baselines gru4rec,logreg --head dot
+    .venv/bin/python studies/baselines/baseline_table.py   # 8 baselines x {movie, book} x K {16, 64, 256}, seed 0
+    .venv/bin/python studies/baselines/baseline_table.py --seeds 0,1,2 --baselines gru4rec,logreg --head dot
 
 Each run also writes metrics.json + scores.jsonl under --out/DOMAIN/NAME/kK-sS, and the table is
 saved as --out/table.md.

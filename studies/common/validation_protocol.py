@@ -16,7 +16,7 @@ import numpy as np
 from tallrec.core.errors import TallrecError
 from tallrec.core.io import write_text_atomic
 from tallrec.core.metrics import auc
-from tallrec.data.fewshot import selection_part, validation_subset
+from tallrec.data.fewshot import validation_subset
 
 EARLY_STOPPING_SIZE = 200
 
@@ -45,6 +45,14 @@ def open_study(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     return (out, data, *fit_and_select(data.valid))
+
+
+def selection_part(valid, early_stop_size: int | None, size: int | None = None) -> list:
+    """The validation samples outside `validation_subset(valid, early_stop_size)`, in file order
+    (the first `size` of them): where the studies choose recipes and features, on samples that
+    early stopping and the hybrid's fit never saw."""
+    stop = {id(s) for s in validation_subset(valid, early_stop_size)}
+    return [s for s in valid if id(s) not in stop][:size]
 
 
 def fit_and_select(valid):

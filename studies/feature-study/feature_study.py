@@ -1,8 +1,8 @@
 """Do more features built from the samples lift `hist-valid`, the hybrid's LLM-free floor?
 
 `hist-valid` (experiments/hybrid.py) regresses on the user's like share, the target's like rate in
-the K training samples and the history length. Chosen on validation only like
-scripts/recipe_search.py: each regression is fitted on the 200 early-stopping validation samples and
+the K training samples and the history length. Chosen on validation only like the recipe search
+(../recipe-search/): each regression is fitted on the 200 early-stopping validation samples and
 compared on the 800 other validation samples, for the K draws of seeds 0, 1, 2; the test file is
 never read. Candidates:
 
@@ -25,18 +25,27 @@ the movie split gives train, valid and test different users, so there is no late
 rest as `hist-valid`. `--ceiling-on-test` also scores those regressions once on the official test
 file, the file the quality targets are stated on; nothing is chosen by it.
 
-    python scripts/feature_study.py [--out runs/feature-study] [--ceiling [--ceiling-on-test]]
+    python studies/feature-study/feature_study.py [--out runs/feature-study] [--ceiling [--ceiling-on-test]]
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from validation_protocol import (
+
+from tallrec.baselines.simple import ItemRates, features
+from tallrec.core.metrics import auc
+from tallrec.data.fewshot import draw_fewshot
+from tallrec.data.samples import Sample
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))  # the studies' shared helpers
+from validation_protocol import (  # noqa: E402
     mean_sd,
     open_study,
     regression_auc,
@@ -44,11 +53,6 @@ from validation_protocol import (
     study_parser,
     write_rows,
 )
-
-from tallrec.baselines.simple import ItemRates, features
-from tallrec.core.metrics import auc
-from tallrec.data.fewshot import draw_fewshot
-from tallrec.data.samples import Sample
 
 
 def later_window_of(query: Sample, ref: Sample, p: int) -> bool:
