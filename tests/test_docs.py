@@ -8,7 +8,8 @@
 - ```json blocks must parse.
 
 A block that cannot run anywhere (it needs a GPU, a running server, the reader's own files) carries
-`<!-- docs-test: skip: REASON -->` on the line before it; the reason is reported by pytest.
+`<!-- docs-test: skip: REASON -->` on the line before it; the reason is reported by pytest. A Python
+block that trains for real carries `<!-- docs-test: slow: REASON -->`: its page runs in the slow tier.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
-SKIP = re.compile(r"^<!--\s*docs-test:\s*skip:\s*(.+?)\s*-->$")
+MARKER = re.compile(r"^<!--\s*docs-test:\s*(skip|slow):\s*(.+?)\s*-->$")
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 
@@ -34,6 +35,7 @@ class Block:
     lang: str
     code: str
     skip: str | None   # the reason, when the block is marked to be skipped
+    slow: str | None   # the reason, when the block is marked slow
 
     @property
     def where(self) -> str:
@@ -49,9 +51,11 @@ def blocks(page: Path) -> list[Block]:
             i += 1
             continue
         before = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
-        marker = SKIP.match(before)
+        marker = MARKER.match(before)
+        kind, reason = marker.groups() if marker else (None, None)
         end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
-        out.append(Block(page, i + 1, m.group(1), "\n".join(lines[i + 1:end]), marker.group(1) if marker else None))
+        out.append(Block(page, i + 1, m.group(1), "\n".join(lines[i + 1:end]),
+                         reason if kind == "skip" else None, reason if kind == "slow" else None))
         i = end + 1
     return out
 
@@ -65,7 +69,7 @@ def test_pages_have_blocks_and_markers_are_well_formed():
     assert any(b.lang == "python" for b in ALL) and any(b.lang == "bash" for b in ALL)
     for page in PAGES:
         text = page.read_text()
-        marked = sum(1 for b in blocks(page) if b.skip)
+        marked = sum(1 for b in blocks(page) if b.skip or b.slow)
         assert marked == len(re.findall(r"^<!--\s*docs-test:", text, re.M)), f"{page}: a docs-test marker is not above a block"
 
 
@@ -200,7 +204,9 @@ def test_checker_refuses_what_does_not_exist():
 
 # --- Python blocks -------------------------------------------------------------------------------
 
-PY_PAGES = [p for p in PAGES if any(b.lang == "python" for b in blocks(p))]
+PY_PAGES = [pytest.param(p, id=str(p.relative_to(REPO)),
+                         marks=[pytest.mark.slow] if any(b.slow for b in blocks(p)) else [])
+            for p in PAGES if any(b.lang == "python" for b in blocks(p))]
 
 
 @pytest.fixture(scope="session")
@@ -215,7 +221,7 @@ def docs_workdir(tmp_path_factory, tiny_model_dir):
     return work
 
 
-@pytest.mark.parametrize("page", PY_PAGES, ids=[str(p.relative_to(REPO)) for p in PY_PAGES])
+@pytest.mark.parametrize("page", PY_PAGES)
 def test_python_blocks(page: Path, docs_workdir, tiny_model_dir, shared_data, monkeypatch):
     from tallrec.llm import models
 
