@@ -71,9 +71,9 @@ def engine_flops(engine: PrefixEngine, model, lists) -> float:
     return sum(scorer_flops(model, g.prompts, g.shared) for u, titles in lists for g in engine.encode(u, titles))
 
 
-def measure(lm, engine: PrefixEngine, pairwise: Scorer, lists, reps: int, masked: PrefixEngine | None = None) -> dict:
+def measure(lm, engine: PrefixEngine, pairwise: Scorer, lists, reps: int) -> dict:
     pairs = [replace(u, target=t) for u, titles in lists for t in titles]
-    best = {"engine": float("inf"), "pairwise": float("inf"), "masked": float("inf")}
+    best = {"engine": float("inf"), "pairwise": float("inf")}
     got = want = None
     for _ in range(reps):
         t = time.perf_counter()
@@ -82,10 +82,6 @@ def measure(lm, engine: PrefixEngine, pairwise: Scorer, lists, reps: int, masked
         t = time.perf_counter()
         want = pairwise.score(pairs)
         best["pairwise"] = min(best["pairwise"], time.perf_counter() - t)
-        if masked is not None:
-            t = time.perf_counter()
-            masked.score_many(lists)
-            best["masked"] = min(best["masked"], time.perf_counter() - t)
     flops = engine_flops(engine, lm.model, lists)
     prompts = pairwise.encode(pairs)
     pair_flops = scorer_flops(lm.model, prompts, min(common_prefix(prompts), min(map(len, prompts)) - 1))
@@ -94,9 +90,7 @@ def measure(lm, engine: PrefixEngine, pairwise: Scorer, lists, reps: int, masked
             "engine_flops": flops, "engine_achieved_flops": flops / best["engine"],
             "pairwise_flops": pair_flops, "pairwise_achieved_flops": pair_flops / best["pairwise"],
             "work_ratio": pair_flops / flops,
-            "max_abs_diff": float(np.abs(got - want).max()),
-            **({} if masked is None else {"masked_engine_candidates_per_s": len(pairs) / best["masked"],
-                                          "split_attention_gain": best["masked"] / best["engine"]})}
+            "max_abs_diff": float(np.abs(got - want).max())}
 
 
 def main(argv=None) -> dict:
@@ -106,8 +100,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--users", type=int, default=2, help="users per setting")
     ap.add_argument("--candidates", default="20,100", help="candidates per user, comma-separated")
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="engine: candidates per forward pass")
-    ap.add_argument("--with-mask", action="store_true", help="also time the engine with the 4D-mask attention "
-                    "(llm/packing.py, packs of MASK_PACK_TOKENS) instead of split attention, side by side")
     ap.add_argument("--pair-batch-size", type=int, default=16, help="pairwise scorer batch size (its default)")
     ap.add_argument("--reps", type=int, default=1, help="interleaved repetitions; the best of each is reported")
     ap.add_argument("--synthetic", action="store_true", help="generated users and titles (no data files)")
@@ -120,19 +112,13 @@ def main(argv=None) -> dict:
     users, pool = users_and_titles(args.users, args.synthetic, args.data)
     engine = PrefixEngine(lm.model, lm.tokenizer, batch_size=args.batch_size)
     pairwise = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=args.pair_batch_size, progress=False))
-    masked = None
-    if args.with_mask:
-        masked = PrefixEngine(lm.model, lm.tokenizer, batch_size=args.batch_size)
-        masked.scorer.options = replace(masked.scorer.options, split_attention=False)
     warm = draw(users[:1], pool, 4, seed=99)
     engine.score_many(warm)
-    if masked is not None:
-        masked.score_many(warm)
     pairwise.score([replace(u, target=t) for u, ts in warm for t in ts])
     fig: dict = {"model": args.model, "dtype": str(lm.dtype).replace("torch.", ""), "users": len(users),
                  "threads": torch.get_num_threads(), "reps": args.reps, "by_candidates": {}}
     for c in (int(x) for x in args.candidates.split(",")):
-        fig["by_candidates"][str(c)] = measure(lm, engine, pairwise, draw(users, pool, c), args.reps, masked)
+        fig["by_candidates"][str(c)] = measure(lm, engine, pairwise, draw(users, pool, c), args.reps)
     gemm = gemm_rates(lm.dtype)
     peak = max(gemm.values())
     for c, m in fig["by_candidates"].items():
@@ -158,9 +144,6 @@ def report(fig: dict) -> None:
               f"max |diff| {m['max_abs_diff']:.2e}")
         print(f"     work: pairwise does {m['work_ratio']:.2f}x the engine's matmul FLOPs, at "
               f"{m['pairwise_achieved_flops'] / 1e9:.1f} GFLOP/s")
-        if "split_attention_gain" in m:
-            print(f"     engine with the 4D-mask attention: {m['masked_engine_candidates_per_s']:.2f} cand/s "
-                  f"(split attention {m['split_attention_gain']:.2f}x faster)")
     print(f"GEMM peak ({fig['dtype']}, measured in this run): {fig['gemm_peak_flops'] / 1e9:.1f} GFLOP/s; "
           "by shape: " + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in fig["gemm_flops_by_shape"].items()))
 

@@ -14,6 +14,17 @@ item, shared with users.jsonl and the HTTP API), `RankedItem`, `Sample` / `load_
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what static tools (type checkers, the API reference) see; at run time: __getattr__
+    from .core.errors import TallrecError
+    from .data.datasets import load_domain
+    from .data.samples import Sample, load_samples
+    from .data.users import Item, User
+    from .recommend.recommender import Recommender, load
+    from .recommend.records import RankedItem
+    from .tuning.config import InstructConfig, TrainConfig
+
 __version__ = "0.1.0"
 
 _EXPORTS = {

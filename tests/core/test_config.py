@@ -131,3 +131,18 @@ def test_the_configs_default_model_is_the_registry_default():
     from tallrec.llm.models import DEFAULT_MODEL
 
     assert TrainConfig().model == InstructConfig().model == DEFAULT_MODEL
+
+
+def test_a_command_that_needs_a_missing_extra_names_it_in_one_line(monkeypatch, run_cli):
+    import importlib.util
+
+    from tallrec.core.extras import require_extra
+    from tallrec.core.errors import TallrecError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a))
+    with pytest.raises(TallrecError, match=r"needs the \[serve\] extra \(fastapi missing\): pip install 'tallrec\[serve\]'"):
+        require_extra("serve", "tallrec serve")
+    code, _, err = run_cli("serve", "--no-adapter")
+    assert code == 1 and "tallrec serve needs the [serve] extra" in err and len(err.strip().splitlines()) == 1
+    require_extra("report", "the report")  # installed here: no error

@@ -11,13 +11,23 @@ def test_pack_batches_respects_rows_and_tokens():
     assert pack_batches([3], lengths, max_rows=1, max_tokens=2) == [[3]]  # a long suffix alone
 
 
-def test_packed_inputs_mask_positions_and_last_tokens():
-    ids, pos, mask, last = packed_inputs([[7, 8], [9, 10, 11]], plen=4, device="cpu", dtype=torch.float32)
+def packed_mask(rows, plen):
+    """The reference: an additive 4D mask over the whole packed row (every suffix token sees the
+    prefix and the earlier tokens of its own suffix)."""
+    lens = torch.tensor([len(r) for r in rows])
+    seg = torch.repeat_interleave(torch.arange(len(rows)), lens)
+    offset = torch.arange(int(lens.sum())) - torch.repeat_interleave(torch.cumsum(lens, 0) - lens, lens)
+    own = (seg[:, None] == seg[None, :]) & (offset[:, None] >= offset[None, :])
+    allowed = torch.cat([torch.ones(len(seg), plen, dtype=torch.bool), own], dim=1)
+    return torch.zeros(allowed.shape).masked_fill_(~allowed, torch.finfo(torch.float32).min)[None, None]
+
+
+def test_packed_inputs_positions_and_last_tokens():
+    ids, pos, last = packed_inputs([[7, 8], [9, 10, 11]], plen=4, device="cpu")
     assert ids.tolist() == [[7, 8, 9, 10, 11]]
     assert pos.tolist() == [[4, 5, 4, 5, 6]]
     assert last.tolist() == [1, 4]
-    seen = (mask[0, 0] == 0).int()
-    assert seen[:, :4].all()  # every suffix token sees the whole prefix
+    seen = (packed_mask([[7, 8], [9, 10, 11]], 4)[0, 0] == 0).int()
     assert seen[:, 4:].tolist() == [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0],
                                     [0, 0, 1, 0, 0], [0, 0, 1, 1, 0], [0, 0, 1, 1, 1]]
 
@@ -37,7 +47,7 @@ def test_split_attention_equals_masked_attention(fused, monkeypatch):
     t = sum(map(len, rows))
     q = torch.randn(1, heads, t, d)
     k, v = torch.randn(1, kv_heads, plen + t, d), torch.randn(1, kv_heads, plen + t, d)
-    _, _, mask, _ = packed_inputs(rows, plen, "cpu", torch.float32)
+    mask = packed_mask(rows, plen)
 
     class Module(torch.nn.Module):  # what sdpa_attention_forward reads off the attention layer
         num_key_value_groups, is_causal, training = heads // kv_heads, False, False
@@ -49,9 +59,9 @@ def test_split_attention_equals_masked_attention(fused, monkeypatch):
     assert (got - want).abs().max() < 1e-5
 
 
-def test_scorer_packed_split_attention_matches_the_mask(tiny_model_dir, monkeypatch):
-    """The scorer's packed path gives the same scores with split attention (which it really calls)
-    as with the 4D mask, with packs cut small so several rows run."""
+def test_scorer_packed_split_attention_matches_padded_batches(tiny_model_dir, monkeypatch):
+    """The scorer's packed path (split attention, which it really calls) gives the scores of plain
+    padded batches, with packs cut small so several rows run."""
     import numpy as np
 
     from tallrec.llm import packed_attention as pa
@@ -65,12 +75,7 @@ def test_scorer_packed_split_attention_matches_the_mask(tiny_model_dir, monkeypa
     prefix = lm.tokenizer("Given the user's preference, a shared prefix of some length")["input_ids"]
     prompts = [prefix + lm.tokenizer(f" title {'x ' * i}{i}")["input_ids"] for i in range(9)]
     before = base_attention(lm.model)
-
-    def scores(split):
-        opts = ScoreOptions(pack=True, split_attention=split, pack_tokens=12, progress=False)
-        return Scorer(lm.model, lm.tokenizer, opts).score_ids(prompts)
-
-    masked, split = scores(False), scores(True)
+    packed = Scorer(lm.model, lm.tokenizer, ScoreOptions(pack=True, pack_tokens=12, progress=False)).score_ids(prompts)
     assert calls and base_attention(lm.model) == before  # used, then the model's own is restored
-    assert np.abs(masked - split).max() < 1e-5
-    assert np.abs(masked - Scorer(lm.model, lm.tokenizer, ScoreOptions(progress=False)).score_ids(prompts)).max() < 1e-4
+    padded = Scorer(lm.model, lm.tokenizer, ScoreOptions(progress=False)).score_ids(prompts)
+    assert np.abs(packed - padded).max() < 1e-4

@@ -41,6 +41,9 @@ def serve(
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error."),
 ):
     """Serve P(Yes) scores and rankings over HTTP, micro-batching concurrent requests."""
+    from ..core.extras import require_extra
+
+    require_extra("serve", "tallrec serve")
     from ..serve.app import ServeSettings, create_app
     from ..serve.engine import load_engine, parse_adapter_specs
     from ..serve.schemas import Limits

@@ -183,7 +183,6 @@ def dump_config(cfg) -> str:
 
 # ---------------------------------------------------------------- packaged configs
 
-CONFIG_KINDS = ("rec", "instruct", "grid", "baselines")
 
 
 def packaged_config(kind: str, name: str) -> Path:

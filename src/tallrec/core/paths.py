@@ -22,10 +22,3 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         return Path(explicit)
     env = os.environ.get("TALLREC_DATA_DIR")
     return Path(env) if env else cache_dir() / "data"
-
-
-def require(path: Path, what: str, hint: str) -> Path:
-    """Return `path` if it exists, else a one-line error that says what to run or set."""
-    if not path.exists():
-        raise DataError(f"{path}: {what} not found; {hint}")
-    return path

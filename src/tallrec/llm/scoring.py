@@ -13,7 +13,6 @@ Speed (see benchmarks/score_bench.py):
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -29,7 +28,7 @@ from .encoding import common_prefix, encode_prompt
 from .models import attention_implementation, cache_argument, unwrap_causal_lm
 from .packed_attention import PackLayout
 from .packed_attention import register as register_packed_attention
-from .packing import MASK_PACK_TOKENS, PACK_TOKENS, pack_batches, packed_inputs
+from .packing import PACK_TOKENS, pack_batches, packed_inputs
 
 
 @dataclass
@@ -42,13 +41,11 @@ class ScoreOptions:
     # ops. On the 2-core dev CPU it compiled in ~2 minutes and gave 1.02-1.36x (BENCHMARKS.md), so
     # it is off by default.
     compile: bool = False
-    # Suffixes after the shared prefix packed into one row instead of padded rows (llm/packing.py):
-    # the ranking engine's setting, where many short suffixes share one prefix.
+    # Suffixes after the shared prefix packed into one row instead of padded rows (llm/packing.py),
+    # attention split into prefix and own-suffix parts (llm/packed_attention.py): the ranking
+    # engine's setting, where many short suffixes share one prefix.
     pack: bool = False
-    # Packed rows: attention split into prefix and own-suffix parts (llm/packed_attention.py)
-    # instead of a 4D mask over the whole row, and up to `pack_tokens` suffix tokens per row.
-    split_attention: bool = True
-    pack_tokens: int | None = None  # default: PACK_TOKENS (split) or MASK_PACK_TOKENS (4D mask)
+    pack_tokens: int = PACK_TOKENS  # most suffix tokens per packed row
 
 
 class Scorer:
@@ -107,8 +104,7 @@ class Scorer:
             bs = max(1, self.options.batch_size)
             packed = self.options.pack and prefix_cache is not None and self._decoder is not None
             if packed:
-                limit = self.options.pack_tokens or (PACK_TOKENS if self.options.split_attention else MASK_PACK_TOKENS)
-                batches = pack_batches(order, [len(p) - plen for p in prompts], bs, limit)
+                batches = pack_batches(order, [len(p) - plen for p in prompts], bs, self.options.pack_tokens)
             else:
                 batches = [order[i:i + bs] for i in range(0, len(order), bs)]
             score = self._score_packed if packed else self._score_batch
@@ -145,16 +141,11 @@ class Scorer:
 
     def _score_packed(self, rows: list[list[int]], plen: int, prefix_cache, call) -> np.ndarray:
         """One batch as one packed row after the prefix (llm/packing.py); decoder models only."""
-        dtype = self._decoder.get_input_embeddings().weight.dtype
-        split = self.options.split_attention
-        ids, pos, mask, last = packed_inputs(rows, plen, self.device, dtype, mask=not split)
-        kwargs = {"input_ids": ids, "attention_mask": mask, "position_ids": pos, "use_cache": True,
-                  self._cache_kw: copy.deepcopy(prefix_cache)}
-        if split:
-            kwargs["tallrec_pack"] = PackLayout.of([len(r) for r in rows], self.device)
-            with attention_implementation(self.model, register_packed_attention()):
-                out = _run(call, kwargs)
-        else:
+        ids, pos, last = packed_inputs(rows, plen, self.device)
+        kwargs = {"input_ids": ids, "attention_mask": None, "position_ids": pos, "use_cache": True,
+                  self._cache_kw: copy.deepcopy(prefix_cache),
+                  "tallrec_pack": PackLayout.of([len(r) for r in rows], self.device)}
+        with attention_implementation(self.model, register_packed_attention()):
             out = _run(call, kwargs)
         pair = self._answer_logits(out.last_hidden_state[0, last])
         return torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
@@ -239,16 +230,7 @@ def reference_scores(model, tokenizer, samples: Sequence[Sample], cutoff: int = 
 
 def shard_ids(scorer: Scorer, prompts: list[list[int]], desc: str = "validating") -> np.ndarray:
     """Score encoded prompts split across torch.distributed ranks (if initialized), gathered on all."""
-    import torch.distributed as dist
+    from ..core.distributed import shard_and_gather
 
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return scorer.score_ids(prompts, desc=desc)
-    rank, world = dist.get_rank(), dist.get_world_size()
-    mine = list(range(rank, len(prompts), world))
-    part = scorer.score_ids([prompts[i] for i in mine], desc=desc) if mine else np.zeros(0)
-    gathered: list = [None] * world
-    dist.all_gather_object(gathered, (mine, part.tolist()))
-    out = np.full(len(prompts), math.nan)
-    for idx, vals in gathered:
-        out[idx] = vals
-    return out
+    return np.asarray(shard_and_gather(prompts, lambda mine, _: scorer.score_ids(mine, desc=desc).tolist()),
+                      dtype=np.float64)

@@ -30,6 +30,7 @@ from ...core.io import (
 from ..common import DOMAINS, markdown_table
 from ..grid.store import GRID_JSON, STORE_NAME, ResultStore
 from . import tables
+from ...core.extras import require_extra
 from .plots import plot_domain
 
 PAPER_FILE = "paper_table1.json"
@@ -108,7 +109,8 @@ def build_report(out: str | Path) -> Path:
     out = Path(out)
     store = ResultStore(out / STORE_NAME)
     if not store.path.is_file():
-        raise TallrecError(f"{out}: no {STORE_NAME} here; run `tallrec reproduce --out {out}` first")
+        raise TallrecError(f"{out}: no {STORE_NAME} here; run `tallrec paper reproduce --out {out}` first")
+    require_extra("report", "the report (its plots)")
     rows, meta, paper = store.load(), _read_meta(out), load_paper()
     agg = tables.aggregate(rows)
     ensure_dir(out / "plots")
