@@ -134,6 +134,12 @@ def test_calibrate_then_evaluate_and_predict(run_cli, files, tiny_model_dir):
     assert [r["raw_score"] for r in rows] == pytest.approx([r["score"] for r in raw_rows], abs=1e-9)
     assert (files / "cal" / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "calibrated; uncalibrated" in out
+    from tallrec.data import load_samples
+    from tallrec.llm.evaluation import recorded_scores
+
+    # a method reusing the evaluation's scores (the hybrid) gets the model's own, uncalibrated ones
+    reused = recorded_scores(files / "cal", load_samples(files / "test.json"), run / "adapter")
+    assert reused == pytest.approx([r["score"] for r in raw_rows], abs=1e-9)
 
     code, _, err = run_cli("evaluate", "--adapter", run / "adapter", "--out", files / "unc", "--uncalibrated", *ev)
     assert code == 0, err

@@ -96,7 +96,8 @@ def write_reliability(path: Path, labels, scores, raw=None, title: str = "") -> 
 
 def recorded_scores(folder: str | Path, samples: Sequence[Sample], adapter: str | Path | None = None) -> list[float] | None:
     """The scores an earlier evaluation wrote into `folder` (scores.jsonl), if it scored exactly
-    these samples (count and labels) with this adapter; else None. Lets a method that needs the
+    these samples (count and labels) with this adapter; else None. The uncalibrated scores where the
+    evaluation applied a calibration (what `Scorer` gives). Lets a method that needs the
     tuned LLM's test scores reuse them instead of scoring the test file again."""
     import json
 
@@ -112,7 +113,7 @@ def recorded_scores(folder: str | Path, samples: Sequence[Sample], adapter: str 
         return None
     if [bool(r["label"]) for r in rows] != [bool(s.label) for s in samples]:
         return None
-    return [float(r["score"]) for r in rows]
+    return [float(r.get("raw_score", r["score"])) for r in rows]  # the model's own P(Yes), uncalibrated
 
 
 def predict(lm: LoadedModel, samples: Sequence[Sample], out_file: str | Path, options: ScoreOptions | None = None,
