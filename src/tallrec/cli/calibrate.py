@@ -32,8 +32,7 @@ def calibrate(
 ):
     """Fit Platt or temperature scaling of P(Yes) on validation samples; AUC is unchanged (a monotone map).
 
-    Writes adapter/calibration.json; `tallrec evaluate` and `predict` then report calibrated P(Yes),
-    with the uncalibrated figures beside."""
+    Writes adapter/calibration.json; `tallrec evaluate` and `predict` then report calibrated P(Yes) (uncalibrated figures beside)."""
     from ..llm.calibration import METHODS, calibration_path, fit_calibration, samples_fingerprint, save_calibration
     from ..llm.scoring import Scorer
     from ..llm.encoding import lm_template
