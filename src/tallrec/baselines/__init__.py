@@ -142,6 +142,7 @@ def fit_baseline(
         seed=seed,
         seconds=seconds,
         shots=len(few),
+        users=[s.user for s in test],
         baseline=BASELINES[name][1],
         **extras,
     )

@@ -61,7 +61,8 @@ def run_icl(lm: LoadedModel, pool: Sequence[Sample], test: Sequence[Sample], k: 
     scores = icl_scores(lm, test, demos, options)
     labels = [bool(s.label) for s in test]
     rec = metrics_record(labels, scores, model=f"icl-k{k}:{lm.name}", data=data, seed=seed,
-                         seconds=time.time() - t0, method="in-context", k=k, prompt=lm.prompt or DEFAULT_STYLE)
+                         seconds=time.time() - t0, method="in-context", k=k, prompt=lm.prompt or DEFAULT_STYLE,
+                         users=[s.user for s in test])
     if out is not None:
         write_metrics(out, rec, labels, scores)
     return rec

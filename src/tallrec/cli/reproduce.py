@@ -44,9 +44,12 @@ def reproduce(
 @app.command()
 def report(
     folder: Path = typer.Argument(..., metavar="DIR", help="A grid folder (`tallrec reproduce`, `ablation` or `cross-domain` --out)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data folder, for the test samples of the slices "
+                                            "(default: $TALLREC_DATA_DIR, else ~/.cache/tallrec/data)."),
 ):
-    """Rebuild DIR/report.md, DIR/summary.json and DIR/plots/ from DIR/results.jsonl (computes nothing)."""
+    """Rebuild DIR/report.md, DIR/summary.json and DIR/plots/ from DIR/results.jsonl and the cells' scores
+    (no model runs: paired bootstrap intervals and slices come from the stored per-sample scores)."""
     from ..experiments.report import build_report
 
-    path = build_report(folder)
+    path = build_report(folder, data_dir)
     typer.echo(f"report -> {path}")

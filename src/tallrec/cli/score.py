@@ -30,8 +30,10 @@ def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFla
     if adapter is not None:
         check_adapter_prompt(adapter, flags.prompt)
     base = _base_model(flags.model, adapter) or DEFAULT_MODEL
+    from ..data.user_ids import attach_users
+
     samples = load_samples(data)
-    samples = samples[:limit] if limit else samples
+    samples, _ = attach_users(samples[:limit] if limit else samples)  # for UAUC/GAUC, when they can be known
     check_writable(out, folder=out_is_folder)
     lm = with_adapter(load_model(base, flags.precision), adapter, prompt=flags.prompt)
     return lm, samples, ScoreOptions(batch_size=flags.batch_size, cutoff=flags.cutoff, compile=flags.compile)
@@ -43,15 +45,32 @@ def evaluate(
     data: Path = typer.Option(..., "--data", help="Labelled samples (authors' JSON)."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and scores.jsonl."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N samples."),
+    plot: bool = typer.Option(False, "--plot", help="Also write reliability.png (the reliability diagram)."),
+    uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Ignore the adapter's calibration.json."),
     overrides: dict = None,
 ):
-    """AUC of P(Yes) on labelled samples (writes metrics.json + scores.jsonl)."""
+    """AUC, UAUC/GAUC, log-loss, Brier and ECE of P(Yes) on labelled samples (writes metrics.json +
+    scores.jsonl). An adapter's calibration.json (`tallrec calibrate`) is applied."""
     from ..llm.evaluation import evaluate as run_eval
 
     flags = load_config(ScoringFlags, None, overrides)
     lm, samples, options = _scoring_setup(data, out, True, flags, limit)
-    rec = run_eval(lm, samples, out, data=str(data), adapter=flags.adapter, options=options)
+    rec = run_eval(lm, samples, out, data=str(data), adapter=flags.adapter, options=options, plot=plot,
+                   calibration=None if uncalibrated else "auto")
     typer.echo(f"AUC {rec['auc']:.4f} on {rec['n']} samples ({rec['seconds']:.0f} s) -> {out / 'metrics.json'}")
+    typer.echo(_figures_line(rec))
+
+
+def _figures_line(rec: dict) -> str:
+    """UAUC (or why not), and the calibration figures (with the uncalibrated ones when calibrated)."""
+    uauc = (f"UAUC {rec['uauc']:.4f} over {rec['uauc_users']} users ({rec['uauc_users_left_out']} with one class "
+            f"left out), GAUC {rec['gauc']:.4f}" if rec.get("uauc") is not None else f"UAUC: {rec.get('uauc_note')}")
+    cal = f"log-loss {rec['logloss']:.4f}, Brier {rec['brier']:.4f}, ECE {rec['ece']:.4f}"
+    if rec.get("calibrated"):
+        u = rec["uncalibrated"]
+        cal += (f" ({rec['calibration']['method']}-calibrated; uncalibrated: log-loss {u['logloss']:.4f}, "
+                f"Brier {u['brier']:.4f}, ECE {u['ece']:.4f})")
+    return f"{uauc}; {cal}; mean P(Yes) {rec['pred_yes_rate']:.3f} vs Yes share {rec['true_yes_rate']:.3f}"
 
 
 @app.command()
@@ -66,7 +85,7 @@ def predict(
 
     flags = load_config(ScoringFlags, None, overrides)
     lm, samples, options = _scoring_setup(data, out, False, flags)
-    run_predict(lm, samples, out, options=options, adapter=flags.adapter)
+    run_predict(lm, samples, out, options=options, adapter=flags.adapter, data=str(data))
     typer.echo(f"{len(samples)} predictions -> {out}")
 
 

@@ -178,7 +178,7 @@ def build_config(cls: type[T], values: dict[str, Any], where: str) -> T:
 
 
 def dump_config(cfg) -> str:
-    return yaml.safe_dump(asdict(cfg), sort_keys=False)
+    return yaml.safe_dump(cfg.to_dict() if hasattr(cfg, "to_dict") else asdict(cfg), sort_keys=False)
 
 
 # ---------------------------------------------------------------- packaged configs

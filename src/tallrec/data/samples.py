@@ -102,6 +102,15 @@ class Sample:
         """The authors' {"instruction", "input", "output"} form."""
         return {"instruction": self.instruction, "input": self.input, "output": self.output}
 
+    @property
+    def user(self):
+        """The id of the user the sample belongs to, when known (builders from raw data set it in
+        `meta`; it is never part of the JSON form, which must stay the authors' bytes)."""
+        return self.meta.get("user")
+
+    def with_user(self, user) -> "Sample":
+        return replace(self, meta={**self.meta, "user": user})
+
     def drop_oldest(self, n: int = 1) -> "Sample":
         """The same sample with its `n` oldest history items removed (used to fit a length cutoff)."""
         return replace(self, history=self.history[n:])
@@ -175,11 +184,39 @@ def save_samples(path: str | os.PathLike, samples: Iterable[Sample]) -> Path:
     return write_text_atomic(path, samples_to_json(samples))
 
 
+def users_path(path: str | os.PathLike) -> Path:
+    """The side file holding the user id of each sample of `path`: test.json -> test.users.json."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.users.json")
+
+
+def users_to_json(samples: Sequence[Sample]) -> str | None:
+    """The side file's text (a JSON list, one user id per sample, in order); None unless every sample
+    has a user id."""
+    users = [s.user for s in samples]
+    return None if not users or any(u is None for u in users) else json.dumps(users)
+
+
+def read_users(path: str | os.PathLike, n: int) -> list | None:
+    """The user ids of the side file of `path` (None when there is none); a one-line error when it
+    does not hold one id per sample."""
+    side = users_path(path)
+    if not side.is_file():
+        return None
+    users = read_json(side)
+    if not isinstance(users, list) or len(users) != n or any(not isinstance(u, (str, int)) for u in users):
+        raise DataError(f"{side}: expected a JSON list of {n} user ids (one per sample of {Path(path).name})")
+    return users
+
+
 def load_samples(path: str | os.PathLike) -> list[Sample]:
-    """Load an authors'-format JSON file (a list of records) into Samples."""
+    """Load an authors'-format JSON file (a list of records) into Samples, with the user ids of its
+    side file (`users_path`) when there is one."""
     data = read_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of records")
     if not data:
         raise DataError(f"{path}: contains no samples")
-    return [Sample.from_record(r, where=f"{path}: record {i}") for i, r in enumerate(data)]
+    samples = [Sample.from_record(r, where=f"{path}: record {i}") for i, r in enumerate(data)]
+    users = read_users(path, len(samples))
+    return samples if users is None else [s.with_user(u) for s, u in zip(samples, users)]

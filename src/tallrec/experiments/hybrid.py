@@ -77,6 +77,6 @@ def combine_and_record(train: Sequence[Sample], fit_on: Sequence[Sample], test: 
     labels = [bool(s.label) for s in test]
     name = "hybrid" if lm is not None else "hist-valid"
     record = metrics_record(labels, scores, model=lm.name if lm is not None else name, data=data,
-                            seconds=time.time() - t0, method=name, **info, **extra)
+                            seconds=time.time() - t0, method=name, users=[s.user for s in test], **info, **extra)
     write_metrics(out, record, labels, scores)
     return record

@@ -25,29 +25,79 @@ from .models import LoadedModel, load_model
 from .scoring import ScoreOptions, Scorer
 
 
+def _users(samples: Sequence[Sample]) -> list | None:
+    users = [s.user for s in samples]
+    return None if all(u is None for u in users) else users
+
+
+def _calibration(calibration, adapter):
+    """`calibration`: "auto" (the adapter's calibration.json, if any), None (none) or a Calibration."""
+    if calibration == "auto":
+        from .calibration import load_calibration
+
+        return load_calibration(adapter)
+    return calibration
+
+
+def calibrated_record(labels, raw, users, cal, samples, *, data: str, **fields) -> tuple[dict, np.ndarray]:
+    """The metrics record of raw scores, or of calibrated ones with the raw figures beside; and the
+    scores the record is of."""
+    if cal is None:
+        return metrics_record(labels, raw, users=users, data=data, calibrated=False, **fields), np.asarray(raw)
+    from ..core.metrics import calibration_figures
+    from .calibration import samples_fingerprint
+
+    scores = cal.apply(raw)
+    raw_figures = calibration_figures(labels, raw)
+    extra = {"calibrated": True, "calibration": {"method": cal.method, "params": cal.params,
+                                                "fitted_on": cal.fitted_on.get("data"), "fitted_n": cal.fitted_on.get("n")},
+             "uncalibrated": {k: raw_figures[k] for k in ("logloss", "brier", "ece", "pred_yes_rate")}}
+    if cal.fitted_on.get("sha256") == samples_fingerprint(samples):
+        extra["calibration_note"] = "fitted on these very samples: the calibrated figures are not a held-out measure"
+    return metrics_record(labels, scores, users=users, data=data, **fields, **extra), scores
+
+
 def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None, *, data: str,
              adapter: str | Path | None = None, seed: int | None = None, options: ScoreOptions | None = None,
-             desc: str = "evaluating", **extra) -> dict:
-    """Score labelled samples in the model's prompt style (`lm.prompt`), compute AUC; write
-    metrics.json + scores.jsonl into `out` if given, holding the folder's lock (one writer) meanwhile."""
+             desc: str = "evaluating", calibration="auto", plot: bool = False, **extra) -> dict:
+    """Score labelled samples in the model's prompt style (`lm.prompt`), compute the common metrics
+    (AUC, UAUC/GAUC where the samples carry user ids, log-loss, Brier, ECE); write metrics.json +
+    scores.jsonl (and reliability.png with `plot`) into `out` if given, holding the folder's lock
+    (one writer) meanwhile. The adapter's calibration.json, when present, is applied (calibration=
+    "auto"; None: never), with the uncalibrated figures beside."""
     unlabeled = sum(s.label is None for s in samples)
     if unlabeled:
         raise DataError(f"{data}: {unlabeled} samples have no label; use `tallrec predict` for unlabeled data")
+    cal = _calibration(calibration, adapter)
     with locked_folder(out, what="tallrec evaluate") if out is not None else contextlib.nullcontext():
         t0 = time.time()  # one writer per evaluation folder, for the whole scoring
-        scores = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc=desc)
+        raw = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc=desc)
         labels = [bool(s.label) for s in samples]
-        rec = metrics_record(labels, scores, model=lm.name, data=data,
-                             adapter=None if adapter is None else str(adapter), seed=seed, seconds=time.time() - t0,
-                             dtype=str(lm.dtype).replace("torch.", ""), prompt=lm.prompt or DEFAULT_STYLE, **extra)
+        users = _users(samples)
+        rec, scores = calibrated_record(
+            labels, raw, users, cal, samples, model=lm.name, data=data,
+            adapter=None if adapter is None else str(adapter), seed=seed, seconds=time.time() - t0,
+            dtype=str(lm.dtype).replace("torch.", ""), prompt=lm.prompt or DEFAULT_STYLE, **extra)
         if out is not None:
-            write_metrics(out, rec, labels, scores)
+            write_metrics(out, rec, labels, scores, users=users, raw_scores=None if cal is None else raw)
+            if plot:
+                write_reliability(Path(out) / "reliability.png", labels, scores, None if cal is None else raw,
+                                  title=f"{lm.name} on {data}")
     return rec
+
+
+def write_reliability(path: Path, labels, scores, raw=None, title: str = "") -> Path:
+    """reliability.png: the reliability diagram (experiments/report/plots.py), written atomically."""
+    from ..core.io import write_bytes_atomic
+    from ..experiments.report.plots import reliability_png
+
+    return write_bytes_atomic(path, reliability_png(labels, scores, raw, title=title))
 
 
 def recorded_scores(folder: str | Path, samples: Sequence[Sample], adapter: str | Path | None = None) -> list[float] | None:
     """The scores an earlier evaluation wrote into `folder` (scores.jsonl), if it scored exactly
-    these samples (count and labels) with this adapter; else None. Lets a method that needs the
+    these samples (count and labels) with this adapter; else None. The uncalibrated scores where the
+    evaluation applied a calibration (what `Scorer` gives). Lets a method that needs the
     tuned LLM's test scores reuse them instead of scoring the test file again."""
     import json
 
@@ -63,16 +113,32 @@ def recorded_scores(folder: str | Path, samples: Sequence[Sample], adapter: str 
         return None
     if [bool(r["label"]) for r in rows] != [bool(s.label) for s in samples]:
         return None
-    return [float(r["score"]) for r in rows]
+    return [float(r.get("raw_score", r["score"])) for r in rows]  # the model's own P(Yes), uncalibrated
 
 
 def predict(lm: LoadedModel, samples: Sequence[Sample], out_file: str | Path, options: ScoreOptions | None = None,
-            **meta) -> np.ndarray:
+            calibration="auto", **meta) -> np.ndarray:
     """P(Yes) for (possibly unlabeled) samples in the model's prompt style, written as JSON: one
-    entry per sample, input order."""
-    scores = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc="predicting")
-    rows = [{"index": i, "target": s.target, "p_yes": float(p)} for i, (s, p) in enumerate(zip(samples, scores))]
-    write_json_atomic(out_file, {"model": lm.name, "prompt": lm.prompt or DEFAULT_STYLE, **meta, "predictions": rows})
+    entry per sample, input order. With a calibration ("auto": the adapter's, from meta["adapter"])
+    p_yes is calibrated and p_yes_raw kept; when every sample is labelled the file also holds the
+    common metrics record ("metrics")."""
+    cal = _calibration(calibration, meta.get("adapter"))
+    raw = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc="predicting")
+    scores = np.asarray(raw) if cal is None else cal.apply(raw)
+    rows = []
+    for i, (s, p, r) in enumerate(zip(samples, scores, raw)):
+        row = {"index": i, "target": s.target, "p_yes": float(p)}
+        if cal is not None:
+            row["p_yes_raw"] = float(r)
+        if s.user is not None:
+            row["user"] = s.user
+        rows.append(row)
+    doc = {"model": lm.name, "prompt": lm.prompt or DEFAULT_STYLE, **meta, "calibrated": cal is not None}
+    labels = [s.label for s in samples]
+    if samples and None not in labels and len(set(labels)) == 2:
+        doc["metrics"], _ = calibrated_record([bool(l) for l in labels], raw, _users(samples), cal, samples,
+                                              model=lm.name, data=str(meta.get("data", "the samples")))
+    write_json_atomic(out_file, {**doc, "predictions": rows})
     return scores
 
 

@@ -14,6 +14,7 @@ from ..core.defaults import DEFAULT_CUTOFF, DEFAULT_MODEL
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOSS_ON = ("all", "answer")
+CALIBRATIONS = ("none", "platt", "temperature")
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
               "inverse_sqrt")
 
@@ -81,6 +82,14 @@ class TrainConfig(LoraRecipe):
     patience: int = setting(10, "validation checks without improvement before stopping early", min=1)
     valid_size: int | None = setting(None, "validation samples used for early stopping; 0 or none = all", min=0)
     eval_batch_size: int = setting(16, "samples per scoring batch at validation", min=1)
+    calibrate: str = setting("none", "fit a calibration of P(Yes) on the best adapter's validation scores at the "
+                             "end (adapter/calibration.json; llm/calibration.py)", choices=CALIBRATIONS)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["calibrate"] == "none":  # absent at its default, so runs and grid rows from before it stay valid
+            del d["calibrate"]
+        return d
 
 
 @dataclass

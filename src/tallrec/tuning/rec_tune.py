@@ -71,23 +71,56 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
         if resume is not None and is_main():
             log(f"[rec-tune] {folder.out}: resuming from {resume.name}")
         labels = [bool(s.label) for s in vsub]
+        best = {"auc": None, "scores": None}  # the best check's validation scores (for the calibration)
 
         def make_validate(model):
             scorer = Scorer(model, lm.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff,
                                                               progress=progress and is_main()), template)
             prompts = scorer.encode(vsub)  # tokenized once, scored at every check
-            return lambda: auc(labels, shard_ids(scorer, prompts))
+
+            def validate() -> float:
+                scores = shard_ids(scorer, prompts)
+                value = auc(labels, scores)
+                if best["auc"] is None or value > best["auc"]:  # the callback keeps the adapter by the same rule
+                    best.update(auc=value, scores=scores)
+                return value
+
+            return validate
 
         result = fit_lora(lm, rows, cfg, folder.out, make_validate, desc=f"rec-tune K={cfg.shots} seed={cfg.seed}",
                           resume=resume, meta={"domain": train[0].domain, "quote_history": train[0].quote_history})
         if is_main():
+            record = {}
+            if cfg.calibrate != "none":  # written before history.json, which marks the run finished
+                known = best["scores"] if resume is None and best["auc"] == result.best_valid_auc else None
+                record["calibration"] = _calibrate(cfg, result.adapter, vsub, known, log)
             write_json_atomic(folder.out / "history.json", {
                 "best_valid_auc": result.best_valid_auc, "best_step": result.best_step, "steps": result.steps,
                 "seconds": round(result.seconds, 1), "valid_samples": len(vsub), "train_samples": len(train),
                 "train_examples": len(examples),
-                "checks": result.history})
+                "checks": result.history, **record})
         folder.finish()
     return result
+
+
+def _calibrate(cfg: TrainConfig, adapter, vsub: Sequence[Sample], scores, log) -> dict:
+    """Fit `cfg.calibrate` on the best adapter's validation scores (those of its check, else scored
+    again from the saved adapter, e.g. after a resume) and save it beside the adapter."""
+    from ..llm.adapters import with_adapter
+    from ..llm.calibration import fit_calibration, samples_fingerprint, save_calibration
+    from ..llm.encoding import lm_template
+
+    if scores is None:
+        tuned = with_adapter(load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit), adapter)
+        scores = Scorer(tuned.model, tuned.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff),
+                        lm_template(tuned)).score(vsub, desc="calibrating")
+    cal = fit_calibration([bool(s.label) for s in vsub], scores, cfg.calibrate, data="rec-tuning validation samples",
+                          sha256=samples_fingerprint(vsub), prompt=cfg.prompt, cutoff=cfg.cutoff)
+    save_calibration(adapter, cal)
+    b, a = cal.fitted_on["valid_before"], cal.fitted_on["valid_after"]
+    log(f"[rec-tune] {cfg.calibrate} calibration on {len(vsub)} validation samples: log-loss {b['logloss']:.4f} -> "
+        f"{a['logloss']:.4f}, ECE {b['ece']:.4f} -> {a['ece']:.4f}")
+    return {"method": cal.method, "params": cal.params, "valid_before": b, "valid_after": a}
 
 
 def _finished(folder: RunFolder, log) -> TrainResult:

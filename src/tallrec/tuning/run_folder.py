@@ -84,7 +84,7 @@ class RunFolder:
             old = _flat(yaml.safe_load(prev.read_text()) or {})
         except yaml.YAMLError:
             return "config.yaml is not readable"
-        new = _flat(asdict(self.cfg))
+        new = _flat(self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else asdict(self.cfg))
         for key in [*new, *(k for k in old if k not in new)]:
             if old.get(key, "(not set)") != new.get(key, "(not set)"):
                 return f"{key}: {old.get(key, '(not set)')!r} there, {new.get(key, '(not set)')!r} here"

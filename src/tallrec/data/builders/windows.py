@@ -206,7 +206,14 @@ def write_outputs(out_dir: str | os.PathLike, files: dict[str, bytes]) -> list[P
 
 
 def render_splits(splits: dict[str, Sequence]) -> dict[str, bytes]:
-    """{"train.json": bytes, ...} in the authors' JSON format."""
-    from ..samples import samples_to_json
+    """{"train.json": bytes, ...} in the authors' JSON format, and beside each split whose samples all
+    carry a user id its side file "<name>.users.json" (the JSON files themselves never hold the ids)."""
+    from ..samples import samples_to_json, users_to_json
 
-    return {f"{name}.json": samples_to_json(samples).encode() for name, samples in splits.items()}
+    files = {}
+    for name, samples in splits.items():
+        files[f"{name}.json"] = samples_to_json(samples).encode()
+        users = users_to_json(samples)
+        if users is not None:
+            files[f"{name}.users.json"] = users.encode()
+    return files

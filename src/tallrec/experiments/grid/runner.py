@@ -210,11 +210,11 @@ def _write_grid_json(out: Path, ctx: Context, cells: list[Cell], todo: list[Cell
                                         "data": {**prev, **data}})
 
 
-def _report(out: Path, say: Log, name: str) -> None:
+def _report(out: Path, say: Log, name: str, data_dir=None, domains=None) -> None:
     from ..report import build_report
 
     try:
-        say(f"[{name}] report -> {build_report(out)}")
+        say(f"[{name}] report -> {build_report(out, data_dir, domains)}")
     except Exception as e:  # the results are safe in the store; `tallrec report` can retry
         say(f"[{name}] report not written ({type(e).__name__}: {e}); run `tallrec report {out}`")
 
@@ -244,7 +244,7 @@ def run_grid(out: str | os.PathLike, grid, *, source: str = "", data_dir=None,
         finally:
             bar.close()
         if report and store.load():
-            _report(out, bar.say, name)
+            _report(out, bar.say, name, data_dir, domains)
     if failures:
         c, msg = failures[0]
         raise TallrecError(f"{len(failures)} of {len(todo)} cells failed (first: {c.label()}: {msg}); the others "

@@ -1,4 +1,4 @@
-"""`tallrec report DIR`: report.md, summary.json and plots from a grid folder's store, computing nothing.
+"""`tallrec report DIR`: report.md, summary.json and plots from a grid folder's store and its cells' scores.
 
 report.md holds, from DIR/results.jsonl:
 
@@ -8,7 +8,12 @@ report.md holds, from DIR/results.jsonl:
 * the cross-domain matrices, when present;
 * plots/auc_vs_shots_<domain>.png: AUC against K for every method;
 * time per method, the hardware, models, recipes and package versions the rows were produced with;
-* every cell (in a collapsed list).
+* every cell (in a collapsed list);
+* paired differences, from each cell's own scores.jsonl: per method, AUC minus that of the paper's
+  method (tallrec) and of the like-share floor on the same samples, per seed with a 95% paired
+  bootstrap interval, and mean ± sd over seeds (compare.py, stats.py);
+* AUC per slice: warm / cold target items and like-share buckets of the history (slices.py), when
+  the data folder is there to give the test samples.
 
 summary.json holds the same aggregates for programs. Methods, labels and order come from the
 registry (experiments/methods.py).
@@ -104,8 +109,57 @@ def _cell_lists(rows, missing) -> list[str]:
                  "</details>", ""]
 
 
-def build_report(out: str | Path) -> Path:
-    """Write DIR/report.md, DIR/summary.json and DIR/plots/*.png from DIR/results.jsonl."""
+def _domains_for_slices(rows, meta, data_dir) -> tuple[dict, str | None]:
+    from ...core.errors import TallrecError as Error
+    from ...data.datasets import load_domain
+
+    split = ((meta.get("grid") or {}).get("test_split")) or "official"
+    out, problems = {}, []
+    for d in sorted({r["domain"] for r in rows} & set(DOMAINS)):
+        try:
+            out[d] = load_domain(d, data_dir, split)
+        except Error as e:
+            problems.append(f"{d}: {e}")
+    return out, "; ".join(problems) or None
+
+
+def _paired_sections(out: Path, rows, meta, data_dir, domains) -> tuple[list[str], dict]:
+    from .compare import load_scores, paired_differences, row_slices
+
+    diffs, missing = paired_differences(out, rows)
+    md = ["## Paired differences", "",
+          "AUC × 100 of each method minus that of the reference on the same test samples, per seed: the "
+          "difference and its 95% paired-bootstrap interval (2,000 resamples, seed 0); * marks an interval "
+          "that excludes 0. mean ± sd: over the seeds' differences. A K-independent method is paired with "
+          "every seed of the reference.", ""]
+    for d in DOMAINS:
+        t = tables.difference_table(d, diffs)
+        md += [f"### {d}", "", t.rstrip(), ""] if t else []
+    if not diffs:
+        md += ["No pair of cells with per-sample scores here.", ""]
+    if missing:
+        md += [f"Per-sample scores (scores.jsonl in the cell folder) not found here for {len(missing)} cell(s), so "
+               f"they have no interval: {', '.join(f'`{k}`' for k in missing[:8])}"
+               + (" ..." if len(missing) > 8 else ""), ""]
+    scored = [r for r in rows if load_scores(out, r) is not None]
+    problem = None
+    if domains is None:
+        domains, problem = _domains_for_slices(scored, meta, data_dir)
+    sl, note = row_slices(out, scored, domains)
+    md += ["## AUC per slice", "",
+           "Warm target: the test target appears in the cell's K training samples (as a target or in a history); "
+           "cold: it does not. Like-share buckets: the share of liked items in the test sample's history. "
+           "AUC × 100, mean over seeds; n: test samples in the slice.", ""]
+    for d in DOMAINS:
+        t = tables.slice_table(d, sl)
+        md += [f"### {d}", "", t.rstrip(), ""] if t else []
+    md += [f"({x})" for x in (problem and f"data not loaded: {problem}", note) if x] + [""]
+    return md, {"differences": diffs, "missing_scores": missing, "slices": sl}
+
+
+def build_report(out: str | Path, data_dir=None, domains=None) -> Path:
+    """Write DIR/report.md, DIR/summary.json and DIR/plots/*.png from DIR/results.jsonl (and the cells'
+    scores.jsonl; the data folder or `domains` (domain -> DomainData), for the slices' test samples)."""
     out = Path(out)
     store = ResultStore(out / STORE_NAME)
     if not store.path.is_file():
@@ -133,11 +187,13 @@ def build_report(out: str | Path) -> Path:
     desc = (meta.get("grid") or {}).get("description")
     md += ["", desc.strip()] if desc else []
     md += [""] + _main_section(rows, agg, paper, plots) + _study_sections(rows, agg)
+    paired_md, paired = _paired_sections(out, rows, meta, data_dir, domains)
+    md += paired_md
     md += _provenance_sections(rows, meta) + _cell_lists(rows, missing)
     path = write_text_atomic(out / "report.md", "\n".join(md))
     write_json_atomic(out / "summary.json", {
         "metric": "test AUC", "cells": len(rows), "planned": len(planned), "missing": missing,
         "table": [{"method": m, "model": mo, "domain": d, "shots": k, **a} for (m, mo, d, k), a in sorted(
             agg.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2], kv[0][3]))],
-        "plots": {d: str(p.relative_to(out)) for d, p in plots.items()}})
+        "plots": {d: str(p.relative_to(out)) for d, p in plots.items()}, **paired})
     return path

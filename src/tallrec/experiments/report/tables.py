@@ -213,3 +213,58 @@ def recipes(rows: Sequence[dict]) -> list[str]:
         if cfg:
             seen.setdefault(", ".join(f"{k} {cfg.get(k)}" for k in RECIPE_KEYS if k in cfg), set()).add(r["method"])
     return [f"- {', '.join(sorted(m))}: {t}" for t, m in seen.items()]
+
+
+# ---------------------------------------------------------------- paired differences and slices
+
+def _signed(x: float) -> str:
+    return f"{100 * x:+.2f}"
+
+
+def difference_table(domain: str, entries: Sequence[dict]) -> str | None:
+    """Per method and K: AUC(method) - AUC(reference) x 100 per seed with its 95% paired-bootstrap
+    interval (* when it excludes 0), and mean ± sd over seeds; one column group per reference."""
+    mine = [e for e in entries if e["domain"] == domain]
+    if not mine:
+        return None
+    refs = [ref for ref in dict.fromkeys(e["vs"] for e in mine)]
+    groups: dict[tuple, dict[str, list[dict]]] = {}
+    for e in mine:
+        groups.setdefault((e["method"], e.get("model"), e["shots"]), {}).setdefault(e["vs"], []).append(e)
+    body = []
+    for (method, model, k) in sorted(groups, key=lambda g: (g[2], methods.report_rank(g[0]), g[1] or "")):
+        line = [label(method), short_model(model), str(k)]
+        for ref in refs:
+            es = sorted(groups[(method, model, k)].get(ref, []), key=lambda e: e["seed"])
+            if not es:
+                line += ["–", "–"]
+                continue
+            line.append("; ".join(f"s{e['seed']} {_signed(e['diff'])} [{_signed(e['lo'])}, {_signed(e['hi'])}]"
+                                  + ("*" if e["excludes_0"] else "") for e in es))
+            mean, sd = mean_sd([e["diff"] for e in es])
+            line.append(_signed(mean) + ("" if sd is None else f" ± {100 * sd:.2f} ({len(es)})"))
+        body.append(line)
+    header = ["method", "model", "K"]
+    for ref in refs:
+        header += [f"Δ vs {label(ref)} per seed [95% CI]", "mean ± sd"]
+    return markdown_table(header, body)
+
+
+def slice_table(domain: str, entries: Sequence[dict]) -> str | None:
+    """Per method and K: AUC x 100 on each slice (mean over seeds; n = samples in the slice)."""
+    mine = [e for e in entries if e["domain"] == domain]
+    if not mine:
+        return None
+    names = list(dict.fromkeys(name for e in mine for name in e["slices"]))
+    groups: dict[tuple, list[dict]] = {}
+    for e in mine:
+        groups.setdefault((e["method"], e.get("model"), e["shots"]), []).append(e)
+    body = []
+    for (method, model, k) in sorted(groups, key=lambda g: (g[0] != "tallrec", g[2], methods.report_rank(g[0]))):
+        line = [label(method), short_model(model), "–" if k == 0 else str(k)]
+        for name in names:
+            vals = [e["slices"][name] for e in groups[(method, model, k)] if name in e["slices"]]
+            aucs = [v["auc"] for v in vals if v["auc"] is not None]
+            line.append(f"{100 * sum(aucs) / len(aucs):.2f} (n {vals[0]['n']})" if aucs else "–")
+        body.append(line)
+    return markdown_table(["method", "model", "K"] + names, body)
