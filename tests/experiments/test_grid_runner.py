@@ -115,7 +115,7 @@ def test_sigkill_then_rerun_loses_nothing(tmp_path, tiny_model_dir):
                           blocks=[{"methods": ["like-share", "logreg"], "shots": [16, 32]},
                                   {"methods": ["r"], "shots": [8]}])
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "tallrec", "reproduce", "--config", str(cfg), "--out", str(out), "--data-dir", str(data)]
+    cmd = [sys.executable, "-m", "tallrec", "paper", "reproduce", "--config", str(cfg), "--out", str(out), "--data-dir", str(data)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     store = out / "results.jsonl"
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)

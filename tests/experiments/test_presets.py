@@ -118,7 +118,7 @@ def test_ablation_cli_with_given_adapter(ablation_run, run_cli, tiny_model_dir, 
     stage1, _, _, _ = ablation_run
     adapter = stage1 / "cells" / "stage1" / model_slug(str(tiny_model_dir)) / "adapter"
     data = write_data_dir(tmp_path / "data", book=False)
-    code, out, err = run_cli("ablation", "--domain", "movie", "--shots", "4", "--seeds", "1", "--out", tmp_path / "abl",
+    code, out, err = run_cli("paper", "ablation", "--domain", "movie", "--shots", "4", "--seeds", "1", "--out", tmp_path / "abl",
                              "--instruct-adapter", adapter, "--config", write_rec_yaml(tmp_path / "rec.yaml"),
                              "--model", tiny_model_dir, "--test-limit", 8, "--data-dir", data)
     assert code == 0, err
@@ -147,13 +147,13 @@ A = ["--instruct-adapter", "/nonexistent/adapter"]  # checked after the options 
 ])
 def test_ablation_bad_input(run_cli, tmp_path, args, message):
     data = write_data_dir(tmp_path / "data", book=False)
-    code, _, err = run_cli("ablation", *args, "--out", tmp_path / "o", "--data-dir", data)
+    code, _, err = run_cli("paper", "ablation", *args, "--out", tmp_path / "o", "--data-dir", data)
     assert message in error_line(code, err)
     assert not (tmp_path / "o").exists()
 
 
 def test_ablation_missing_data(run_cli, tmp_path):
-    code, _, err = run_cli("ablation", "--domain", "book", "--alpaca", write_alpaca(tmp_path / "a.json"),
+    code, _, err = run_cli("paper", "ablation", "--domain", "book", "--alpaca", write_alpaca(tmp_path / "a.json"),
                            "--out", tmp_path / "o", "--data-dir", tmp_path / "empty")
     assert "TALLRec book file not found" in error_line(code, err)
 
@@ -222,7 +222,7 @@ def test_cross_domain_cli(run_cli, tiny_model_dir, tmp_path):
     """The command on a fake data folder: MovieLens from a fake ml-100k, book from fake official files."""
     data = write_data_dir(tmp_path / "data")
     cfg = write_rec_yaml(tmp_path / "rec.yaml", epochs=1, batch_size=8, micro_batch_size=8)
-    code, out, err = run_cli("cross-domain", "--shots", 4, "--seed", 1, "--out", tmp_path / "x",
+    code, out, err = run_cli("paper", "cross-domain", "--shots", 4, "--seed", 1, "--out", tmp_path / "x",
                              "--valid-from", "first", "--config", cfg, "--model", tiny_model_dir,
                              "--test-limit", 8, "--data-dir", data)
     assert code == 0, err
@@ -240,12 +240,12 @@ def test_cross_domain_cli(run_cli, tiny_model_dir, tmp_path):
 ])
 def test_cross_domain_bad_input(run_cli, tmp_path, args, message):
     data = write_data_dir(tmp_path / "data", book=True)
-    code, _, err = run_cli("cross-domain", "--out", tmp_path / "x", "--data-dir", data, "--shots", "4", *args)
+    code, _, err = run_cli("paper", "cross-domain", "--out", tmp_path / "x", "--data-dir", data, "--shots", "4", *args)
     assert message in error_line(code, err)
     assert not (tmp_path / "x").exists()
 
 
 def test_cross_domain_missing_book_data(run_cli, tmp_path):
     data = write_data_dir(tmp_path / "data", book=False)
-    code, _, err = run_cli("cross-domain", "--out", tmp_path / "x", "--data-dir", data, "--shots", "4")
+    code, _, err = run_cli("paper", "cross-domain", "--out", tmp_path / "x", "--data-dir", data, "--shots", "4")
     assert "TALLRec book file not found" in error_line(code, err)

@@ -1,6 +1,6 @@
-"""`tallrec baseline NAME ...`: train a classic or simple baseline on K shots and score the test data.
+"""`tallrec paper baseline NAME ...`: train a classic or simple baseline on K shots and score the test data.
 
-`tallrec baseline list` prints the baselines. torch and scikit-learn are only imported when a
+`tallrec paper baseline list` prints the baselines. torch and scikit-learn are only imported when a
 baseline actually runs.
 """
 
@@ -20,8 +20,8 @@ from ..baselines.settings import (
 )
 from ..core.config import packaged_configs
 from ..core.errors import TallrecError
-from . import app
 from .config_flags import config_flags
+from .paper import paper_command
 
 _LIST = "\n".join(f"  {name:<11} {desc}" for name, (_, desc) in BASELINES.items())
 
@@ -31,11 +31,11 @@ def _help() -> str:
     return (
         "Train baseline NAME on K shots drawn from --train (as the LLM draws them), early-stop on "
         "--valid, and write metrics.json + scores.jsonl for --test into --out. "
-        "`tallrec baseline list` lists the baselines.\n\n" + rows
+        "`tallrec paper baseline list` lists the baselines.\n\n" + rows
     )
 
 
-@app.command("baseline", help=_help(), no_args_is_help=True)
+@paper_command("baseline", help=_help(), no_args_is_help=True)
 @config_flags(SeqSettings, SimpleSettings)
 def baseline(
     name: str = typer.Argument(..., metavar="NAME", help="Baseline name, or `list`."),

@@ -1,4 +1,4 @@
-"""`tallrec quickstart | ablation | cross-domain`: the main job and the paper's experiments."""
+"""`tallrec quickstart` (the main job) and `tallrec paper ablation | cross-domain` (the paper's experiments)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from ..core.errors import TallrecError
 from . import app
 from .options import DataDirOpt, ModelOpt, PrecisionOpt, TestLimitOpt
+from .paper import paper_command
 
 
 @app.command()
@@ -38,7 +39,7 @@ def quickstart(
                f"({res['seconds']:.0f} s) -> {out / 'quickstart.json'}")
 
 
-@app.command()
+@paper_command("ablation")
 def ablation(
     domain: str = typer.Option(..., "--domain", help="movie | book"),
     out: Path = typer.Option(..., "--out", help="Grid folder (results.jsonl, cells/, report.md; resumable: finished cells are skipped)."),
@@ -68,7 +69,7 @@ def ablation(
     typer.echo(f"{len(summary['cells'])} cells -> {out / 'ablation.json'}; full report: {out / 'report.md'}")
 
 
-@app.command("cross-domain")
+@paper_command("cross-domain")
 def cross_domain(
     out: Path = typer.Option(..., "--out", help="Grid folder (results.jsonl, cells/, report.md; resumable: finished cells are skipped)."),
     shots: int = typer.Option(64, "--shots", help="K samples from each domain."),

@@ -1,4 +1,4 @@
-"""`tallrec reproduce` (the paper's grid, resumable) and `tallrec report DIR` (report.md + plots)."""
+"""`tallrec paper reproduce` (the paper's grid, resumable) and `tallrec paper report DIR` (report.md + plots)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Optional
 
 import typer
 
-from . import app
+from .paper import paper_command
 
 
-@app.command()
+@paper_command("reproduce")
 def reproduce(
     out: Path = typer.Option(..., "--out", help="Folder of the grid: results.jsonl (the store), cells/, report.md. "
                                                 "Rerunning the same command resumes: finished cells are skipped."),
@@ -41,9 +41,9 @@ def reproduce(
                f"report: {res['report']}")
 
 
-@app.command()
+@paper_command("report")
 def report(
-    folder: Path = typer.Argument(..., metavar="DIR", help="A grid folder (`tallrec reproduce`, `ablation` or `cross-domain` --out)."),
+    folder: Path = typer.Argument(..., metavar="DIR", help="A grid folder (`tallrec paper reproduce`, `ablation` or `cross-domain` --out)."),
 ):
     """Rebuild DIR/report.md, DIR/summary.json and DIR/plots/ from DIR/results.jsonl (computes nothing)."""
     from ..experiments.report import build_report

@@ -1,4 +1,4 @@
-"""`tallrec evaluate | predict | icl`: P(Yes) of a base model with or without an adapter."""
+"""`tallrec evaluate | predict` and `tallrec paper icl`: P(Yes) of a base model with or without an adapter."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..core.errors import TallrecError
 from . import app
 from .config_flags import config_flags
 from .options import ScoringFlags
+from .paper import paper_command
 
 
 def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlags, limit: int | None = None):
@@ -80,7 +81,7 @@ def _base_model(model: str | None, adapter: Path | None) -> str | None:
     return adapter_meta(adapter).get("name")
 
 
-@app.command()
+@paper_command("icl")
 @config_flags(ScoringFlags, exclude=("adapter", "no_adapter", "cutoff"), default_label="default")
 def icl(
     train: Path = typer.Option(..., "--train", help="Pool the demonstrations are drawn from."),
