@@ -170,7 +170,7 @@ def test_heads_and_unk(data):
     learned = fit_baseline("gru4rec", pool, valid, unseen, 32, seed=0, **FAST, head="dot", unk_dropout=0.3)
     assert len(set(dot.scores)) == 1 and len(set(user.scores)) > 1 and len(set(learned.scores)) > 1
     assert dot.record["options"]["head"] == "dot" and learned.record["options"]["unk_dropout"] == 0.3
-    with pytest.raises(TallrecError, match="head: 'mlp' is not one of dot\+user, dot"):
+    with pytest.raises(TallrecError, match=r"head: 'mlp' is not one of dot\+user, dot"):
         fit_baseline("gru4rec", pool, valid, test, 32, seed=0, **FAST, head="mlp")
 
 

@@ -7,7 +7,6 @@ baseline actually runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -39,15 +38,15 @@ def _help() -> str:
 @config_flags(SeqSettings, SimpleSettings)
 def baseline(
     name: str = typer.Argument(..., metavar="NAME", help="Baseline name, or `list`."),
-    train: Optional[Path] = typer.Option(None, "--train", help="Few-shot pool (authors' JSON format)."),
-    valid: Optional[Path] = typer.Option(None, "--valid", help="Validation data for early stopping."),
-    test: Optional[Path] = typer.Option(None, "--test", help="Labelled test data."),
+    train: Path | None = typer.Option(None, "--train", help="Few-shot pool (authors' JSON format)."),
+    valid: Path | None = typer.Option(None, "--valid", help="Validation data for early stopping."),
+    test: Path | None = typer.Option(None, "--test", help="Labelled test data."),
     shots: int = typer.Option(64, "--shots", "-k", min=0, help="K: samples drawn from --train (0 = all)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the draw, the model init and the batch order."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (metrics.json, scores.jsonl)."),
-    config: Optional[str] = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
-                                         f"{', '.join(packaged_configs('baselines'))} (default: the one of "
-                                         "the baseline's kind, configs/baselines/)."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (metrics.json, scores.jsonl)."),
+    config: str | None = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
+                                      f"{', '.join(packaged_configs('baselines'))} (default: the one of "
+                                      "the baseline's kind, configs/baselines/)."),
     overrides: dict = None,
 ) -> None:
     if name == "list":

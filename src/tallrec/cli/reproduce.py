@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,16 +13,16 @@ from .paper import paper_command
 def reproduce(
     out: Path = typer.Option(..., "--out", help="Folder of the grid: results.jsonl (the store), cells/, report.md. "
                                                 "Rerunning the same command resumes: finished cells are skipped."),
-    budget: Optional[str] = typer.Option(
+    budget: str | None = typer.Option(
         None, "--budget", help="quick (one seed, a subset sized for <= 60 min on a 2-core CPU; the default) | "
                                "full (every method, both domains, K 16/64/256, 5 seeds, cross-domain)."),
-    config: Optional[str] = typer.Option(
+    config: str | None = typer.Option(
         None, "--config", help="A grid YAML file (or a packaged one: reproduce-quick, reproduce-full) instead of "
                                "--budget: methods, domains, shots, seeds, models, test_limit, blocks, cross_domain, ..."),
-    data_dir: Optional[Path] = typer.Option(
+    data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR, else ~/.cache/tallrec/data)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Replace the grid's LLM(s) by this one (registry name, "
-                                                              "HF folder or .gguf)."),
+    model: str | None = typer.Option(None, "--model", help="Replace the grid's LLM(s) by this one (registry name, "
+                                                           "HF folder or .gguf)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (done / to run) and the time estimate; "
                                                           "run nothing."),
 ):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -42,7 +41,7 @@ def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFla
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Labelled samples (authors' JSON)."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and scores.jsonl."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N samples."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N samples."),
     overrides: dict = None,
 ):
     """AUC of P(Yes) on labelled samples (writes metrics.json + scores.jsonl)."""
@@ -89,7 +88,7 @@ def icl(
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and scores.jsonl."),
     k: int = typer.Option(0, "--k", min=0, help="Demonstrations (0 = zero-shot); drawn class-balanced with the seed."),
     seed: int = typer.Option(0, "--seed", min=0),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N test samples."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N test samples."),
     overrides: dict = None,
 ):
     """In-context baseline: the untuned model, zero-shot or with k demonstrations, same P(Yes) scorer."""
