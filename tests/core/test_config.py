@@ -124,10 +124,3 @@ def test_flags_reach_the_config(run_cli, tmp_path):
     code, _, err = run_cli("paper", "baseline", "sasrec", "--train", "t", "--valid", "v", "--test", "t", "--out",
                            str(tmp_path / "b"), "--head", "cosine")
     assert code == 1 and "--head: 'cosine' is not one of dot+user, dot" in err
-
-
-def test_the_configs_default_model_is_the_registry_default():
-    """tuning/config.py spells the name (importing llm/ there would load torch for `tallrec --help`)."""
-    from tallrec.llm.models import DEFAULT_MODEL
-
-    assert TrainConfig().model == InstructConfig().model == DEFAULT_MODEL

@@ -107,6 +107,7 @@ def test_resume_skips_finished_cells(tmp_path, tiny_grid, monkeypatch):
         run_grid(out, grid, source=source, domains=data, log=logs.append, progress=False)
 
 
+@pytest.mark.integration
 def test_sigkill_then_rerun_loses_nothing(tmp_path, tiny_model_dir):
     data = write_data_dir(tmp_path / "data")
     rec = write_rec_yaml(tmp_path / "rec.yaml", valid_size=8)

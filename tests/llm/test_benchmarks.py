@@ -5,9 +5,10 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import synthetic
 
-from tallrec.data import save_samples
+from tallrec.data import load_samples, save_samples
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,6 +17,7 @@ def _main(script: str):
     return runpy.run_path(str(REPO / "benchmarks" / script), run_name="bench")["main"]
 
 
+@pytest.mark.integration  # a benchmark smoke run
 def test_score_bench_runs_and_agrees_with_the_reference(tmp_path, tiny_model_dir):
     save_samples(tmp_path / "s.json", synthetic(6, seed=3))
     out = tmp_path / "score.json"
@@ -23,16 +25,12 @@ def test_score_bench_runs_and_agrees_with_the_reference(tmp_path, tiny_model_dir
                              "--ref-batch-size", "3", "--reps", "1", "--data", str(tmp_path / "s.json"),
                              "--json", str(out)])
     fig = json.loads(out.read_text())
-    for key in ("reference_samples_per_s", "tallrec_samples_per_s", "ratio", "gemm_peak_flops", "achieved_flops",
-                "max_abs_diff", "peak_rss_bytes"):
-        assert fig[key] > 0 or key == "max_abs_diff", key
+    assert {"reference_samples_per_s", "tallrec_samples_per_s", "ratio", "gemm_peak_flops", "achieved_flops",
+            "peak_rss_bytes"} <= fig.keys()
     assert fig["n"] == 6 and fig["max_abs_diff"] < 1e-3  # generate's first step and the scorer agree in fp32
     # The reference pads and repeats the shared prefix in every row, so it did more matmul work.
     assert fig["work_ratio"] > 1 and fig["reference_tokens_generated"] >= 6
-    # The ceiling is the ratio at 100 % of the peak: work ratio x peak / the reference's FLOP rate,
-    # and no scorer that runs below the peak can pass it.
-    ceiling = fig["work_ratio"] * fig["gemm_peak_flops"] / fig["reference_achieved_flops"]
-    assert abs(fig["ceiling_ratio"] - ceiling) < 1e-9 * ceiling
+    # The ceiling is the ratio at 100 % of the peak: no scorer that runs below the peak can pass it.
     assert fig["ratio"] <= fig["ceiling_ratio"] * (1 + 1e-9)
     assert 0 < fig["minimal_flops"] < fig["tallrec_flops"]
 
@@ -73,6 +71,7 @@ def test_minimal_work_counts_a_prefix_tree_and_the_last_layer_at_the_last_positi
                                                    - saved_in_last_layer([1, 2, 3]))
 
 
+@pytest.mark.integration  # a benchmark smoke run
 def test_allocator_ab_alternates_fresh_processes(tmp_path, tiny_model_dir, shared_data, monkeypatch):
     monkeypatch.setenv("TALLREC_DATA_DIR", str(shared_data))
     out = tmp_path / "alloc.json"
@@ -83,18 +82,16 @@ def test_allocator_ab_alternates_fresh_processes(tmp_path, tiny_model_dir, share
     for r in fig["rounds"]:
         assert r["default"]["applied"] is False
         assert r["tuned"]["applied"] is sys.platform.startswith("linux")  # glibc: see tests/test_runtime.py
-        assert r["default"]["samples_per_s"] > 0 and r["tuned"]["samples_per_s"] > 0
 
 
 def test_allocator_ab_reports_a_bad_model_in_one_line(tmp_path):
-    import pytest
-
     with pytest.raises(SystemExit) as e:
         _main("allocator_ab.py")(["--rounds", "1", "--model", str(tmp_path / "missing")])
     msg = str(e.value)
     assert "missing" in msg and "no such model" in msg and "\n" not in msg and "Traceback" not in msg
 
 
+@pytest.mark.integration  # a benchmark smoke run
 def test_train_bench_runs_all_sides(tmp_path, tiny_model_dir, shared_data, monkeypatch):
     monkeypatch.setenv("TALLREC_DATA_DIR", str(shared_data))
     out = tmp_path / "train.json"
@@ -105,6 +102,7 @@ def test_train_bench_runs_all_sides(tmp_path, tiny_model_dir, shared_data, monke
     assert fig["max_loss_diff"] < 1e-3  # fp32, same LoRA init and samples: the same trajectory
 
 
+@pytest.mark.integration  # a benchmark smoke run
 def test_profile_ops_prints_an_operator_table(tiny_model_dir, shared_data, monkeypatch):
     monkeypatch.setenv("TALLREC_DATA_DIR", str(shared_data))
     for what in ("score", "train"):
@@ -113,12 +111,22 @@ def test_profile_ops_prints_an_operator_table(tiny_model_dir, shared_data, monke
         assert "aten::mm" in table or "aten::addmm" in table
 
 
+@pytest.mark.integration  # a benchmark smoke run
 def test_int8_probe_runs_and_compares_on_the_same_samples(tmp_path, tiny_model_dir):
     save_samples(tmp_path / "s.json", synthetic(8, seed=4))
     out = tmp_path / "int8.json"
     _main("int8_probe.py")(["--n", "8", "--model", str(tiny_model_dir), "--data", str(tmp_path / "s.json"),
                             "--json", str(out)])
     fig = json.loads(out.read_text())
-    assert fig["n"] == 8 and fig["fp32_seconds"] > 0 and fig["int8_seconds"] > 0
-    assert 0 <= fig["fp32_auc"] <= 1 and 0 <= fig["int8_auc"] <= 1
+    assert fig["n"] == 8
     assert fig["max_abs_diff"] > 0  # int8 weights change the scores: the probe measures by how much
+    # Its fp32 side is tallrec's scorer on these samples: the AUC of those scores, recomputed here.
+    from sklearn.metrics import roc_auc_score
+
+    from tallrec.llm.models import load_model
+    from tallrec.llm.scoring import ScoreOptions, Scorer
+
+    samples = load_samples(tmp_path / "s.json")
+    lm = load_model(str(tiny_model_dir), "fp32")
+    scores = Scorer(lm.model, lm.tokenizer, ScoreOptions(progress=False)).score(samples)
+    assert abs(fig["fp32_auc"] - roc_auc_score([s.label for s in samples], scores)) < 1e-9

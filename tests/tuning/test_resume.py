@@ -173,6 +173,7 @@ def _wait_for_checkpoint(proc: subprocess.Popen, out: Path, at_least: int, timeo
     raise AssertionError(f"no checkpoint >= step {at_least} appeared; rc={proc.poll()}: {proc.communicate()[1][-2000:]}")
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_sigkill_a_real_train_at_a_random_step_then_rerun(tmp_path, tiny_model_dir, reference):
     """`tallrec train` SIGKILLed at a random step after its first checkpoint; the same command again
