@@ -180,6 +180,7 @@ def test_failed_cell_does_not_stop_the_grid(tmp_path, monkeypatch):
             run_grid(out, grid, domains=data, log=_quiet, progress=False)
 
 
+@pytest.mark.integration  # a whole grid: stage-1 tuning, rec-tuning, the cross-domain rows, the report
 def test_stage1_arms_and_cross_domain(tmp_path, tiny_model_dir, monkeypatch):
     """at and tallrec share one stage-1 run per model; the cross-domain matrix is six rows."""
     rec = write_rec_yaml(tmp_path / "rec.yaml", valid_size=8)

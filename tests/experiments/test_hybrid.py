@@ -57,6 +57,7 @@ def test_the_selection_part_is_the_rest_of_validation_in_file_order():
     assert selection_part(valid, None) == []  # early stopping on all of them leaves nothing to select on
 
 
+@pytest.mark.integration  # a grid run end to end
 def test_the_grid_runs_hybrid_on_the_r_cells_training(tmp_path, tiny_model_dir, monkeypatch):
     import json
 
