@@ -1,4 +1,5 @@
-# The two commands of the README: `make quickstart` (set up + main job) and `make test` (set up + tests).
+# The two commands of the README: `make quickstart` (set up + main job) and `make test` (set up, lint,
+# the fast tests, then the integration tests). `make test-fast` is the quick loop while editing.
 PYTHON ?= python3
 VENV   ?= .venv
 # The CPU build of torch lies on this machine's disk; an unpinned torch would pull a multi-GB CUDA
@@ -10,7 +11,7 @@ BIN    := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 export TALLREC_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(HOME)/.cache/tallrec/data)
 
-.PHONY: setup quickstart test test-all
+.PHONY: setup quickstart lint test test-fast test-integration test-all
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
@@ -28,8 +29,23 @@ $(VENV)/.installed: pyproject.toml Makefile
 quickstart: setup
 	$(BIN)/tallrec quickstart --out runs/quickstart
 
-test: setup
-	$(BIN)/python -m pytest -m "not slow" -q
+# Tiers (markers in pyproject.toml): fast = the default; integration = real servers, torchrun,
+# killed subprocesses, benchmark smoke runs; slow = the real default model end to end (test-all only).
+FAST        := -m "not slow and not integration"
+INTEGRATION := -m "integration and not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest $(FAST) -q
+	$(BIN)/python -m pytest $(INTEGRATION) -q
+
+test-fast: setup
+	$(BIN)/python -m pytest $(FAST) -q
+
+test-integration: setup
+	$(BIN)/python -m pytest $(INTEGRATION) -q
 
 test-all: setup
 	$(BIN)/python -m pytest -q

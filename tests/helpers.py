@@ -1,9 +1,10 @@
 """Helpers every test area shares (import as `from helpers import ...`; tests/ is on the path):
-synthetic samples, a tiny MovieLens-format raw folder, and the one-line error check."""
+synthetic samples, a tiny MovieLens-format raw folder, the one-line error check and a free port."""
 
 from __future__ import annotations
 
 import random
+import socket
 from pathlib import Path
 
 from tallrec.data import Sample
@@ -45,3 +46,11 @@ def one_line_error(code: int, err: str, *fragments: str) -> str:
     for f in fragments:
         assert f in lines[-1], (f, lines[-1])
     return lines[-1]
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (the OS picks it): tests never collide on a fixed
+    port with each other, another checkout's run or a service on the machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -170,7 +170,7 @@ def test_heads_and_unk(data):
     learned = fit_baseline("gru4rec", pool, valid, unseen, 32, seed=0, **FAST, head="dot", unk_dropout=0.3)
     assert len(set(dot.scores)) == 1 and len(set(user.scores)) > 1 and len(set(learned.scores)) > 1
     assert dot.record["options"]["head"] == "dot" and learned.record["options"]["unk_dropout"] == 0.3
-    with pytest.raises(TallrecError, match="head: 'mlp' is not one of dot\+user, dot"):
+    with pytest.raises(TallrecError, match=r"head: 'mlp' is not one of dot\+user, dot"):
         fit_baseline("gru4rec", pool, valid, test, 32, seed=0, **FAST, head="mlp")
 
 
@@ -235,7 +235,7 @@ def files(tmp_path, data):
 def test_cli_runs_a_baseline(run_cli, files, tmp_path):
     out = tmp_path / "run"
     code, stdout, err = run_cli(
-        "baseline", "sasrec", "--train", files["train"], "--valid", files["valid"], "--test", files["test"],
+        "paper", "baseline", "sasrec", "--train", files["train"], "--valid", files["valid"], "--test", files["test"],
         "--shots", "16", "--seed", "1", "--out", out, "--epochs", "2", "--batch-size", "8", "--valid-size", "20",
     )
     assert code == 0, err
@@ -246,7 +246,7 @@ def test_cli_runs_a_baseline(run_cli, files, tmp_path):
 
 
 def test_cli_lists_baselines(run_cli):
-    code, out, _ = run_cli("baseline", "list")
+    code, out, _ = run_cli("paper", "baseline", "list")
     assert code == 0 and all(name in out for name in BASELINES)
 
 
@@ -264,7 +264,7 @@ def test_cli_bad_input_is_one_line(run_cli, files, tmp_path, args, message):
     name, rest = args[0], args[1:]
     for flag, value in zip(rest[::2], rest[1::2]):
         base[flag] = tmp_path / value if value == "MISSING" else value
-    argv = ["baseline", name] + [x for flag, v in base.items() if v is not None for x in (flag, v)]
+    argv = ["paper", "baseline", name] + [x for flag, v in base.items() if v is not None for x in (flag, v)]
     if "--shots" not in base:
         argv += ["--shots", "16"]
     code, _, err = run_cli(*argv)

@@ -53,10 +53,10 @@ def test_icl_command(run_cli, tmp_path, tiny_model_dir):
 
     save_samples(tmp_path / "pool.json", synthetic(20, seed=0))
     save_samples(tmp_path / "test.json", synthetic(12, seed=2))
-    code, out, err = run_cli("icl", "--train", tmp_path / "pool.json", "--test", tmp_path / "test.json",
+    code, out, err = run_cli("paper", "icl", "--train", tmp_path / "pool.json", "--test", tmp_path / "test.json",
                              "--out", tmp_path / "icl", "--k", 2, "--model", tiny_model_dir, "--precision", "fp32")
     assert code == 0, err
     assert "in-context k=2: AUC" in out and (tmp_path / "icl" / "metrics.json").exists()
-    code, _, err = run_cli("icl", "--train", tmp_path / "pool.json", "--test", tmp_path / "test.json",
+    code, _, err = run_cli("paper", "icl", "--train", tmp_path / "pool.json", "--test", tmp_path / "test.json",
                            "--out", tmp_path / "icl", "--k", -1)
     assert code == 1 and "Invalid value for '--k'" in err

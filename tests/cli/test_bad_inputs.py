@@ -116,7 +116,7 @@ CASES = [
     ("evaluate-limit-0", f"{EV} {{ws}}/test.json --limit 0", "limit", "out-ev"),
     ("evaluate-precision", "evaluate --no-adapter --model {model} --precision fp8 --data {ws}/test.json "
      "--out {ws}/out-ev", "fp8", "out-ev"),
-    ("icl-negative-k", "icl --train {ws}/train.json --test {ws}/test.json --out {ws}/out-icl --k -1 "
+    ("icl-negative-k", "paper icl --train {ws}/train.json --test {ws}/test.json --out {ws}/out-icl --k -1 "
      "--model {model}", "--k", "out-icl"),
     ("train-negative-lr", "train --train {ws}/train.json --valid {ws}/valid.json --out {ws}/out-tr "
      "--shots 8 --model {model} --lr -1", "--lr: must be more than 0", "out-tr"),
@@ -132,13 +132,13 @@ CASES = [
      "--model {model} --shots -1", "--shots: must be at least 0", "out-tr"),
     ("train-patience-0", "train --train {ws}/train.json --valid {ws}/valid.json --out {ws}/out-tr "
      "--shots 8 --model {model} --patience 0", "--patience: must be at least 1", "out-tr"),
-    ("baseline-unknown", "baseline gpt5 --train {ws}/train.json --valid {ws}/valid.json --test {ws}/test.json "
+    ("baseline-unknown", "paper baseline gpt5 --train {ws}/train.json --valid {ws}/valid.json --test {ws}/test.json "
      "--out {ws}/out-bl", "gpt5", "out-bl"),
-    ("reproduce-budget", "reproduce --budget huge --out {ws}/out-rp", "huge", "out-rp"),
-    ("ablation-domain", "ablation --domain music --out {ws}/out-ab --alpaca {ws}/alpaca-empty.json", "music", "out-ab"),
-    ("ablation-shots", "ablation --domain movie --out {ws}/out-ab --shots a,b --alpaca {ws}/alpaca-empty.json",
+    ("reproduce-budget", "paper reproduce --budget huge --out {ws}/out-rp", "huge", "out-rp"),
+    ("ablation-domain", "paper ablation --domain music --out {ws}/out-ab --alpaca {ws}/alpaca-empty.json", "music", "out-ab"),
+    ("ablation-shots", "paper ablation --domain movie --out {ws}/out-ab --shots a,b --alpaca {ws}/alpaca-empty.json",
      "--shots", "out-ab"),
-    ("cross-domain-valid-from", "cross-domain --out {ws}/out-xd --valid-from last", "last", "out-xd"),
+    ("cross-domain-valid-from", "paper cross-domain --out {ws}/out-xd --valid-from last", "last", "out-xd"),
     # configs
     ("config-lr-fast", "train --train {ws}/train.json --valid {ws}/valid.json --out {ws}/out-tr --shots 8 --model {model} "
      "--config {ws}/lr-fast.yaml", "lr-fast.yaml: lr: expected a number, got 'fast'", "out-tr"),
@@ -150,7 +150,7 @@ CASES = [
      "--shots 8 --model {model} --config {ws}/nope.yaml", "no such config file", "out-tr"),
     ("config-not-a-mapping", "tune-instruct --data {ws}/alpaca-no-output.json --out {ws}/out-ti "
      "--config {ws}/list.yaml", "mapping", "out-ti"),
-    ("grid-unknown-method", "reproduce --config {ws}/grid-method.yaml --out {ws}/out-rp", "gpt5", "out-rp"),
+    ("grid-unknown-method", "paper reproduce --config {ws}/grid-method.yaml --out {ws}/out-rp", "gpt5", "out-rp"),
     # model paths
     ("model-missing", "evaluate --no-adapter --model {ws}/nope --data {ws}/test.json --out {ws}/out-ev",
      "no such model folder or file", "out-ev"),

@@ -121,16 +121,9 @@ def test_flags_reach_the_config(run_cli, tmp_path):
     code, _, err = run_cli("train", "--config", "paper", "--train", str(tmp_path / "t.json"), "--valid", str(tmp_path / "v.json"),
                            "--out", str(tmp_path / "o"), "--config", "cpu-quick", "--lora-r", "0")
     assert code == 1 and "--lora-r: must be at least 1, got 0" in err
-    code, _, err = run_cli("baseline", "sasrec", "--train", "t", "--valid", "v", "--test", "t", "--out",
+    code, _, err = run_cli("paper", "baseline", "sasrec", "--train", "t", "--valid", "v", "--test", "t", "--out",
                            str(tmp_path / "b"), "--head", "cosine")
     assert code == 1 and "--head: 'cosine' is not one of dot+user, dot" in err
-
-
-def test_the_configs_default_model_is_the_registry_default():
-    """tuning/config.py spells the name (importing llm/ there would load torch for `tallrec --help`)."""
-    from tallrec.llm.models import DEFAULT_MODEL
-
-    assert TrainConfig().model == InstructConfig().model == DEFAULT_MODEL
 
 
 def test_a_command_that_needs_a_missing_extra_names_it_in_one_line(monkeypatch, run_cli):

@@ -21,6 +21,7 @@ def test_second_holder_is_refused_with_the_pid(tmp_path):
     FolderLock(tmp_path).acquire().release()  # free again
 
 
+@pytest.mark.integration
 def test_lock_of_a_killed_process_is_taken_over(tmp_path):
     code = (f"import os, sys; sys.path.insert(0, {os.path.abspath('src')!r}); "
             f"from tallrec.core.lock import FolderLock; FolderLock({str(tmp_path)!r}).acquire(); "

@@ -107,6 +107,7 @@ def test_resume_skips_finished_cells(tmp_path, tiny_grid, monkeypatch):
         run_grid(out, grid, source=source, domains=data, log=logs.append, progress=False)
 
 
+@pytest.mark.integration
 def test_sigkill_then_rerun_loses_nothing(tmp_path, tiny_model_dir):
     data = write_data_dir(tmp_path / "data")
     rec = write_rec_yaml(tmp_path / "rec.yaml", valid_size=8)
@@ -115,7 +116,7 @@ def test_sigkill_then_rerun_loses_nothing(tmp_path, tiny_model_dir):
                           blocks=[{"methods": ["like-share", "logreg"], "shots": [16, 32]},
                                   {"methods": ["r"], "shots": [8]}])
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "tallrec", "reproduce", "--config", str(cfg), "--out", str(out), "--data-dir", str(data)]
+    cmd = [sys.executable, "-m", "tallrec", "paper", "reproduce", "--config", str(cfg), "--out", str(out), "--data-dir", str(data)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     store = out / "results.jsonl"
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
@@ -179,6 +180,7 @@ def test_failed_cell_does_not_stop_the_grid(tmp_path, monkeypatch):
             run_grid(out, grid, domains=data, log=_quiet, progress=False)
 
 
+@pytest.mark.integration  # a whole grid: stage-1 tuning, rec-tuning, the cross-domain rows, the report
 def test_stage1_arms_and_cross_domain(tmp_path, tiny_model_dir, monkeypatch):
     """at and tallrec share one stage-1 run per model; the cross-domain matrix is six rows."""
     rec = write_rec_yaml(tmp_path / "rec.yaml", valid_size=8)

@@ -49,6 +49,7 @@ def test_validation_subset_is_the_fixed_draw_of_rec_tuning():
     assert len(sub) == 20 and sub == validation_subset(valid, 20) and all(s in valid for s in sub)
 
 
+@pytest.mark.integration  # a grid run end to end
 def test_the_grid_runs_hybrid_on_the_r_cells_training(tmp_path, tiny_model_dir, monkeypatch):
     import json
 

@@ -49,6 +49,7 @@ def ablation_run(tiny_model_dir, tmp_path_factory):
     return root / "out", summary, kw, logs
 
 
+@pytest.mark.integration  # a whole preset run (train and score every row)
 def test_ablation_cells_and_summary(ablation_run, tiny_model_dir):
     out, summary, _, logs = ablation_run
     by = rows_by_method(out)
@@ -81,6 +82,7 @@ def test_ablation_cells_and_summary(ablation_run, tiny_model_dir):
     assert any("stage 1 for" in l for l in logs) and any("tallrec movie K=8 seed 0" in l and "AUC" in l for l in logs)
 
 
+@pytest.mark.integration  # a whole preset run (train and score every row)
 def test_ablation_resume(ablation_run, monkeypatch):
     out, summary, kw, _ = ablation_run
     import tallrec.experiments.runs as runs
@@ -103,6 +105,7 @@ def test_ablation_resume(ablation_run, monkeypatch):
         presets.run_ablation(out, "movie", "4", "0", log=_quiet, **{**kw, "test_limit": 11})
 
 
+@pytest.mark.integration  # a whole preset run (train and score every row)
 def test_given_adapter_with_other_shape_is_refused_before_training(ablation_run, tiny_model_dir, tmp_path):
     out, _, kw, _ = ablation_run
     adapter = out / "cells" / "stage1" / model_slug(str(tiny_model_dir)) / "adapter"
@@ -113,12 +116,13 @@ def test_given_adapter_with_other_shape_is_refused_before_training(ablation_run,
     assert not (tmp_path / "x").exists()  # checked before anything is written
 
 
+@pytest.mark.integration  # a whole preset run (train and score every row)
 def test_ablation_cli_with_given_adapter(ablation_run, run_cli, tiny_model_dir, tmp_path):
     """The command on a fake data folder (MovieLens built from a fake ml-100k), stage 1 given."""
     stage1, _, _, _ = ablation_run
     adapter = stage1 / "cells" / "stage1" / model_slug(str(tiny_model_dir)) / "adapter"
     data = write_data_dir(tmp_path / "data", book=False)
-    code, out, err = run_cli("ablation", "--domain", "movie", "--shots", "4", "--seeds", "1", "--out", tmp_path / "abl",
+    code, out, err = run_cli("paper", "ablation", "--domain", "movie", "--shots", "4", "--seeds", "1", "--out", tmp_path / "abl",
                              "--instruct-adapter", adapter, "--config", write_rec_yaml(tmp_path / "rec.yaml"),
                              "--model", tiny_model_dir, "--test-limit", 8, "--data-dir", data)
     assert code == 0, err
@@ -147,13 +151,13 @@ A = ["--instruct-adapter", "/nonexistent/adapter"]  # checked after the options 
 ])
 def test_ablation_bad_input(run_cli, tmp_path, args, message):
     data = write_data_dir(tmp_path / "data", book=False)
-    code, _, err = run_cli("ablation", *args, "--out", tmp_path / "o", "--data-dir", data)
+    code, _, err = run_cli("paper", "ablation", *args, "--out", tmp_path / "o", "--data-dir", data)
     assert message in error_line(code, err)
     assert not (tmp_path / "o").exists()
 
 
 def test_ablation_missing_data(run_cli, tmp_path):
-    code, _, err = run_cli("ablation", "--domain", "book", "--alpaca", write_alpaca(tmp_path / "a.json"),
+    code, _, err = run_cli("paper", "ablation", "--domain", "book", "--alpaca", write_alpaca(tmp_path / "a.json"),
                            "--out", tmp_path / "o", "--data-dir", tmp_path / "empty")
     assert "TALLRec book file not found" in error_line(code, err)
 
@@ -170,6 +174,7 @@ def cross_run(tiny_model_dir, tmp_path_factory):
     return root / "out", matrix, kw, logs
 
 
+@pytest.mark.integration  # a whole preset run (train and score every row)
 def test_matrix_and_cells(cross_run, tiny_model_dir):
     out, matrix, _, logs = cross_run
     assert matrix["rows"] == ["trained on movie", "trained on book", "trained on both"]
@@ -194,6 +199,7 @@ def test_matrix_and_cells(cross_run, tiny_model_dir):
     assert any("train on both:" in l for l in logs)
 
 
+@pytest.mark.integration  # a whole preset run (train and score every row)
 def test_cross_domain_resume_and_settings_check(cross_run, monkeypatch):
     out, matrix, kw, _ = cross_run
     import tallrec.experiments.cross_domain as cd
@@ -218,11 +224,12 @@ def test_valid_from_first(tiny_model_dir):
     assert {s.domain for s in pool} == {"movie", "book"} and desc.endswith("validation: movie (8 of 16)")
 
 
+@pytest.mark.integration  # a whole preset run (train and score every row)
 def test_cross_domain_cli(run_cli, tiny_model_dir, tmp_path):
     """The command on a fake data folder: MovieLens from a fake ml-100k, book from fake official files."""
     data = write_data_dir(tmp_path / "data")
     cfg = write_rec_yaml(tmp_path / "rec.yaml", epochs=1, batch_size=8, micro_batch_size=8)
-    code, out, err = run_cli("cross-domain", "--shots", 4, "--seed", 1, "--out", tmp_path / "x",
+    code, out, err = run_cli("paper", "cross-domain", "--shots", 4, "--seed", 1, "--out", tmp_path / "x",
                              "--valid-from", "first", "--config", cfg, "--model", tiny_model_dir,
                              "--test-limit", 8, "--data-dir", data)
     assert code == 0, err
@@ -240,12 +247,12 @@ def test_cross_domain_cli(run_cli, tiny_model_dir, tmp_path):
 ])
 def test_cross_domain_bad_input(run_cli, tmp_path, args, message):
     data = write_data_dir(tmp_path / "data", book=True)
-    code, _, err = run_cli("cross-domain", "--out", tmp_path / "x", "--data-dir", data, "--shots", "4", *args)
+    code, _, err = run_cli("paper", "cross-domain", "--out", tmp_path / "x", "--data-dir", data, "--shots", "4", *args)
     assert message in error_line(code, err)
     assert not (tmp_path / "x").exists()
 
 
 def test_cross_domain_missing_book_data(run_cli, tmp_path):
     data = write_data_dir(tmp_path / "data", book=False)
-    code, _, err = run_cli("cross-domain", "--out", tmp_path / "x", "--data-dir", data, "--shots", "4")
+    code, _, err = run_cli("paper", "cross-domain", "--out", tmp_path / "x", "--data-dir", data, "--shots", "4")
     assert "TALLRec book file not found" in error_line(code, err)

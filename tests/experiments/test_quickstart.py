@@ -3,7 +3,12 @@ same test samples, in quickstart.json and on stdout."""
 
 import json
 
+import pytest
+
 from .helpers import write_ml, write_rec_yaml
+
+# The main job end to end: train, score four ways, fit the hybrid.
+pytestmark = pytest.mark.integration
 
 
 def test_quickstart_reports_every_method_on_the_same_samples(tmp_path, tiny_model_dir, run_cli, check_auc):

@@ -1,4 +1,4 @@
-"""`tallrec report` and `tallrec reproduce` from the command line: the report rendered from a store,
+"""`tallrec paper report` and `tallrec paper reproduce` from the command line: the report rendered from a store,
 the dry run of the quick budget, bad input as one line."""
 
 import json
@@ -27,7 +27,7 @@ def test_report_renders_from_a_store(tmp_path, run_cli):
             store.append(store_row(f"xd-{r}", c, 64, 0, 0.6, trained_on=r, tested_on=c, valid_from="both"))
     with open(store.path, "ab") as f:
         f.write(b'{"key": "partial')  # a kill mid-write: ignored
-    code, stdout, err = run_cli("report", out)
+    code, stdout, err = run_cli("paper", "report", out)
     assert code == 0, err
     md = (out / "report.md").read_text()
     assert "| method | model | K=16 | paper K=16 | K=64 | paper K=64 | K=256 | paper K=256 | test n |" in md
@@ -58,19 +58,19 @@ def test_cli_bad_input_is_one_line(tmp_path, run_cli):
         return error_line(code, e)
 
     bad = write_grid_yaml(tmp_path / "bad.yaml", methods=["r", "magic"])
-    assert "unknown method 'magic'" in err("reproduce", "--config", bad, "--out", tmp_path / "o")
+    assert "unknown method 'magic'" in err("paper", "reproduce", "--config", bad, "--out", tmp_path / "o")
     bad = write_grid_yaml(tmp_path / "bad2.yaml", domains=["music"])
-    assert "unknown domain 'music'" in err("reproduce", "--config", bad, "--out", tmp_path / "o")
-    assert "--budget 'huge'" in err("reproduce", "--budget", "huge", "--out", tmp_path / "o")
-    assert "not both" in err("reproduce", "--budget", "quick", "--config", bad, "--out", tmp_path / "o")
-    assert "no such config file" in err("reproduce", "--config", tmp_path / "nope.yaml", "--out", tmp_path / "o")
-    assert "no results.jsonl" in err("report", tmp_path)
+    assert "unknown domain 'music'" in err("paper", "reproduce", "--config", bad, "--out", tmp_path / "o")
+    assert "--budget 'huge'" in err("paper", "reproduce", "--budget", "huge", "--out", tmp_path / "o")
+    assert "not both" in err("paper", "reproduce", "--budget", "quick", "--config", bad, "--out", tmp_path / "o")
+    assert "no such config file" in err("paper", "reproduce", "--config", tmp_path / "nope.yaml", "--out", tmp_path / "o")
+    assert "no results.jsonl" in err("paper", "report", tmp_path)
     assert not (tmp_path / "o").exists()
 
 
 def test_cli_dry_run_lists_the_quick_budget(tmp_path, run_cli):
     data = write_data_dir(tmp_path / "data")
-    code, out, err = run_cli("reproduce", "--budget", "quick", "--out", tmp_path / "o", "--data-dir", data, "--dry-run")
+    code, out, err = run_cli("paper", "reproduce", "--budget", "quick", "--out", tmp_path / "o", "--data-dir", data, "--dry-run")
     assert code == 0, err
     assert "--budget quick: 52 cells" in out and "| r | 2 | 0 | book, movie | 64 | 1000 |" in out and "estimate left" in out
     assert not (tmp_path / "o").exists()

@@ -26,6 +26,7 @@ def test_fast_path_matches_plain_forward_fp32(tiny_fp32, prefix_cache, batch_siz
     assert ((fast > 0) & (fast < 1)).all()
 
 
+@pytest.mark.integration  # inductor builds C++ kernels with the system compiler (~2 min)
 @pytest.mark.compile
 def test_compiled_path_matches_plain_forward_fp32(tiny_fp32):
     """`--compile` (torch.compile, inductor) scores what the plain forward pass scores."""

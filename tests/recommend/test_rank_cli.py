@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import one_line_error
+from helpers import free_port, one_line_error
 
 from tallrec.data import Sample
 from tallrec.llm.scoring import reference_scores
@@ -81,11 +81,12 @@ def test_refusals_before_any_work(tmp_path, run_cli):
     one_line_error(code, err, "holds no users")
 
 
+@pytest.mark.integration
 def test_torchrun_two_cpu_processes_merge_in_input_order(tmp_path, tiny_model_dir, run_cli):
     users = _users(5)
     src = _write(tmp_path / "users.jsonl", users)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TALLREC_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
            "-m", "tallrec", "rank", "--no-adapter", "--model", tiny_model_dir, "--precision", "fp32",
            "--users", src, "--out", tmp_path / "ddp.jsonl", "--k", "2"]
     proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True, timeout=300)

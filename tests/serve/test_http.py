@@ -11,6 +11,8 @@ import pytest
 from .conftest import wait_ready
 from .helpers import FakeEngine, expected
 
+pytestmark = pytest.mark.integration  # every test talks HTTP to a real uvicorn server
+
 USER = {"liked": ["A (1990)", "B (1991)"], "disliked": ["C (1992)"]}
 CANDS = ["D (1993)", "E (1994)", "F (1995)", "G (1996)"]
 

@@ -16,12 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import torch
+from helpers import free_port
 
 from tallrec.data import Sample
 from tallrec.serve.engine import AdapterSpec, load_engine
-from tallrec.serve.server import free_port
 
 from .conftest import wait_ready
+
+pytestmark = pytest.mark.integration  # real uvicorn servers, `tallrec serve` subprocesses and SIGTERM
 
 TITLES = [f"Film {chr(65 + i % 26)}{i} ({1950 + i % 50})" for i in range(120)]
 

@@ -22,6 +22,7 @@ def _one_error_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.integration
 def test_a_second_train_on_a_folder_in_training_is_refused(tmp_path, tiny_model_dir, monkeypatch):
     """While this process trains into `out`, a real `tallrec train` on the same folder (same command)
     gets one error line naming this process; the training here is not disturbed."""
@@ -111,6 +112,7 @@ def test_locked_folder_removes_a_folder_it_created_when_the_work_fails(tmp_path)
     assert (tmp_path / "old").is_dir() and not list((tmp_path / "old").iterdir())
 
 
+@pytest.mark.integration
 def test_a_stale_lock_of_a_killed_process_is_taken_over(tmp_path):
     """A holder killed with SIGKILL leaves its lock file (pid inside) but not the flock."""
     code = (f"from tallrec.core.lock import FolderLock; FolderLock({str(tmp_path)!r}, remove=True).acquire(); "

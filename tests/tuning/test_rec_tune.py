@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import synthetic
+from helpers import free_port, synthetic
 
 from tallrec.core.config import load_config
 from tallrec.core.errors import ModelError, TallrecError
@@ -86,12 +86,13 @@ def test_shots_larger_than_pool(tmp_path, tiny_model_dir):
         _train(tmp_path, tiny_model_dir, shots=999)
 
 
+@pytest.mark.integration
 def test_torchrun_two_cpu_processes(tmp_path, tiny_model_dir):
     """The same `tallrec train` command under torchrun --nproc_per_node 2 (gloo)."""
     save_samples(tmp_path / "train.json", synthetic(40, seed=0))
     save_samples(tmp_path / "valid.json", synthetic(20, seed=1))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TALLREC_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
            "-m", "tallrec", "train", "--config", "paper", "--train", tmp_path / "train.json", "--valid", tmp_path / "valid.json",
            "--out", tmp_path / "ddp", "--model", tiny_model_dir, "--precision", "fp32", "--shots", "16",
            "--batch-size", "8", "--micro-batch-size", "4", "--epochs", "2", "--eval-every", "1", "--lr", "5e-3"]

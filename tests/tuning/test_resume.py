@@ -173,6 +173,7 @@ def _wait_for_checkpoint(proc: subprocess.Popen, out: Path, at_least: int, timeo
     raise AssertionError(f"no checkpoint >= step {at_least} appeared; rc={proc.poll()}: {proc.communicate()[1][-2000:]}")
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_sigkill_a_real_train_at_a_random_step_then_rerun(tmp_path, tiny_model_dir, reference):
     """`tallrec train` SIGKILLed at a random step after its first checkpoint; the same command again
@@ -202,7 +203,7 @@ def test_sigkill_a_real_train_at_a_random_step_then_rerun(tmp_path, tiny_model_d
 
 
 def test_a_grid_cell_resumes_its_training(tmp_path, tiny_model_dir, monkeypatch, capsys):
-    """`tallrec reproduce` trains through rec_tune into the cell folder: a grid killed mid-training
+    """`tallrec paper reproduce` trains through rec_tune into the cell folder: a grid killed mid-training
     continues that cell from its last checkpoint and ends with the uninterrupted grid's adapter."""
     from experiments.helpers import domains, write_grid_yaml, write_rec_yaml
 

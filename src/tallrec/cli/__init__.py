@@ -1,6 +1,8 @@
 """The `tallrec` command. Thin: parses options and calls the package's modules.
 
-Subcommand groups live in their own modules (cli/data.py, cli/llm.py, ...) and register on `app`.
+The product verbs (data, train, evaluate, rank, serve, ...) sit at the top level; the paper's
+experiment verbs sit under `tallrec paper` (cli/paper.py). Each module of COMMAND_MODULES adds its
+commands to `app` when imported, so a new verb is one `@app.command()` in a module listed there.
 A `TallrecError` anywhere becomes one line on stderr and exit code 1, never a traceback.
 """
 
@@ -27,15 +29,12 @@ app = typer.Typer(
 )
 
 
-def _register() -> None:
-    # Imported for their side effect of adding commands to `app`.
-    from . import data  # noqa: F401
+# Imported in this order for their side effect of adding commands to `app` (the order of --help).
+COMMAND_MODULES = ("data", "train", "score", "calibrate", "rank", "serve", "experiments", "paper", "reproduce",
+                   "baseline")
 
-    for name in ("train", "score", "baseline", "experiments", "reproduce", "serve", "rank", "calibrate"):
-        importlib.import_module(f"{__name__}.{name}")
-
-
-_register()
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,12 @@
-"""`tallrec baseline NAME ...`: train a classic or simple baseline on K shots and score the test data.
+"""`tallrec paper baseline NAME ...`: train a classic or simple baseline on K shots and score the test data.
 
-`tallrec baseline list` prints the baselines. torch and scikit-learn are only imported when a
+`tallrec paper baseline list` prints the baselines. torch and scikit-learn are only imported when a
 baseline actually runs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,8 +19,8 @@ from ..baselines.settings import (
 )
 from ..core.config import packaged_configs
 from ..core.errors import TallrecError
-from . import app
 from .config_flags import config_flags
+from .paper import paper_command
 
 _LIST = "\n".join(f"  {name:<11} {desc}" for name, (_, desc) in BASELINES.items())
 
@@ -31,23 +30,23 @@ def _help() -> str:
     return (
         "Train baseline NAME on K shots drawn from --train (as the LLM draws them), early-stop on "
         "--valid, and write metrics.json + scores.jsonl for --test into --out. "
-        "`tallrec baseline list` lists the baselines.\n\n" + rows
+        "`tallrec paper baseline list` lists the baselines.\n\n" + rows
     )
 
 
-@app.command("baseline", help=_help(), no_args_is_help=True)
+@paper_command("baseline", help=_help(), no_args_is_help=True)
 @config_flags(SeqSettings, SimpleSettings)
 def baseline(
     name: str = typer.Argument(..., metavar="NAME", help="Baseline name, or `list`."),
-    train: Optional[Path] = typer.Option(None, "--train", help="Few-shot pool (authors' JSON format)."),
-    valid: Optional[Path] = typer.Option(None, "--valid", help="Validation data for early stopping."),
-    test: Optional[Path] = typer.Option(None, "--test", help="Labelled test data."),
+    train: Path | None = typer.Option(None, "--train", help="Few-shot pool (authors' JSON format)."),
+    valid: Path | None = typer.Option(None, "--valid", help="Validation data for early stopping."),
+    test: Path | None = typer.Option(None, "--test", help="Labelled test data."),
     shots: int = typer.Option(64, "--shots", "-k", min=0, help="K: samples drawn from --train (0 = all)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the draw, the model init and the batch order."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (metrics.json, scores.jsonl)."),
-    config: Optional[str] = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
-                                         f"{', '.join(packaged_configs('baselines'))} (default: the one of "
-                                         "the baseline's kind, configs/baselines/)."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (metrics.json, scores.jsonl)."),
+    config: str | None = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
+                                      f"{', '.join(packaged_configs('baselines'))} (default: the one of "
+                                      "the baseline's kind, configs/baselines/)."),
     overrides: dict = None,
 ) -> None:
     if name == "list":

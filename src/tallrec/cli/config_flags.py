@@ -13,7 +13,6 @@ import functools
 import inspect
 import types
 import typing
-from typing import Optional
 
 import typer
 
@@ -70,7 +69,7 @@ def config_flags(*classes, exclude: tuple[str, ...] = (), default_label: str = "
             decl = f"{flag}/--no-{flag[2:]}" if _cli_type(tp) is bool and not name.startswith("no_") else flag
             option = typer.Option(None, decl, help=_help(f, default_of(cls, key), default_label), show_default=False)
             derived[name] = (key, inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
-                                                    annotation=Optional[_cli_type(tp)]))
+                                                    annotation=_cli_type(tp) | None))
 
         @functools.wraps(command)
         def run(**kwargs):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,7 +29,7 @@ data_app.add_typer(download_app, name="download")
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder for train.json, valid.json, test.json.")]
 DataDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data-dir", help="Data folder (default: $TALLREC_DATA_DIR, else ~/.cache/tallrec/data)."),
 ]
 
@@ -67,7 +67,7 @@ def _write_splits(out: Path, splits: dict) -> None:
 
 
 RawMovieLensOpt = Annotated[
-    Optional[Path], typer.Option("--raw", help="Folder with u.data and u.item (default: DATA_DIR/ml-100k).")
+    Path | None, typer.Option("--raw", help="Folder with u.data and u.item (default: DATA_DIR/ml-100k).")
 ]
 
 @_command(prepare_app, "movielens")
@@ -124,10 +124,10 @@ def prepare_ranking(
 def prepare_book(
     out: OutOpt,
     official: Annotated[
-        Optional[Path], typer.Option("--official", help="Folder with the authors' book valid.json and test.json.")
+        Path | None, typer.Option("--official", help="Folder with the authors' book valid.json and test.json.")
     ] = None,
     raw: Annotated[
-        Optional[Path], typer.Option("--raw", help="Folder with BX-Book-Ratings.csv and BX-Books.csv.")
+        Path | None, typer.Option("--raw", help="Folder with BX-Book-Ratings.csv and BX-Books.csv.")
     ] = None,
     valid_size: Annotated[
         int, typer.Option("--valid-size", help="--official: samples of valid.json kept for validation.")
@@ -189,11 +189,11 @@ def prepare_csv(
         str, typer.Option("--rating-scale", help="LOW,HIGH; ratings outside are an error.")
     ] = "1,5",
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Shuffle the windows with this seed before the 8:1:1 split "
-                                    "(default: split in order, like MovieLens).")
+        int | None, typer.Option("--seed", help="Shuffle the windows with this seed before the 8:1:1 split "
+                                 "(default: split in order, like MovieLens).")
     ] = None,
     max_windows: Annotated[
-        Optional[int], typer.Option("--max-windows", help="Keep only the last N windows (MovieLens: 10000).")
+        int | None, typer.Option("--max-windows", help="Keep only the last N windows (MovieLens: 10000).")
     ] = None,
 ):
     """Your own ratings -> TALLRec samples, windowed like MovieLens and split 8:1:1.
@@ -214,7 +214,7 @@ def prepare_csv(
 @_command(download_app, "movielens")
 def download_movielens(
     data_dir: DataDirOpt = None,
-    url: Annotated[Optional[str], typer.Option("--url", help="Archive URL (default: the GroupLens ml-100k.zip).")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Archive URL (default: the GroupLens ml-100k.zip).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing DATA_DIR/ml-100k.")] = False,
 ):
     """Fetch ml-100k.zip from GroupLens into DATA_DIR/ml-100k and verify its sha256 checksums.

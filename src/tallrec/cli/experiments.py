@@ -1,26 +1,26 @@
-"""`tallrec quickstart | ablation | cross-domain`: the main job and the paper's experiments."""
+"""`tallrec quickstart` (the main job) and `tallrec paper ablation | cross-domain` (the paper's experiments)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from ..core.errors import TallrecError
 from . import app
 from .options import DataDirOpt, ModelOpt, PrecisionOpt, TestLimitOpt
+from .paper import paper_command
 
 
 @app.command()
 def quickstart(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Run folder."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Training settings (default: the packaged cpu-augment recipe)."),
-    model: Optional[str] = ModelOpt,
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR)."),
+    config: Path | None = typer.Option(None, "--config", help="Training settings (default: the packaged cpu-augment recipe)."),
+    model: str | None = ModelOpt,
     shots: int = typer.Option(64, "--shots"),
     seed: int = typer.Option(0, "--seed"),
-    test_limit: Optional[int] = typer.Option(None, "--test-limit", help="Score only the first N test samples."),
+    test_limit: int | None = typer.Option(None, "--test-limit", help="Score only the first N test samples."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ):
     """The main job: MovieLens-100K, rec-tune on 64 samples; untuned, tuned, like-share floor and hybrid
@@ -38,21 +38,21 @@ def quickstart(
                f"({res['seconds']:.0f} s) -> {out / 'quickstart.json'}")
 
 
-@app.command()
+@paper_command("ablation")
 def ablation(
     domain: str = typer.Option(..., "--domain", help="movie | book"),
     out: Path = typer.Option(..., "--out", help="Grid folder (results.jsonl, cells/, report.md; resumable: finished cells are skipped)."),
     shots: str = typer.Option("16,64", "--shots", help="Comma-separated K values."),
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds."),
-    instruct_adapter: Optional[Path] = typer.Option(None, "--instruct-adapter", help="A stage-1 adapter (tune-instruct's adapter/)."),
-    alpaca: Optional[Path] = typer.Option(None, "--alpaca", help="Alpaca records: train the stage-1 adapter here, once."),
-    config: Optional[str] = typer.Option(None, "--config", help="Rec-tuning settings (default: packaged cpu-quick)."),
-    instruct_config: Optional[str] = typer.Option(
+    instruct_adapter: Path | None = typer.Option(None, "--instruct-adapter", help="A stage-1 adapter (tune-instruct's adapter/)."),
+    alpaca: Path | None = typer.Option(None, "--alpaca", help="Alpaca records: train the stage-1 adapter here, once."),
+    config: str | None = typer.Option(None, "--config", help="Rec-tuning settings (default: packaged cpu-quick)."),
+    instruct_config: str | None = typer.Option(
         None, "--instruct-config", help="Stage-1 settings with --alpaca (default: packaged alpaca-cpu)."),
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    test_limit: Optional[int] = TestLimitOpt,
-    data_dir: Optional[Path] = DataDirOpt,
+    model: str | None = ModelOpt,
+    precision: str | None = PrecisionOpt,
+    test_limit: int | None = TestLimitOpt,
+    data_dir: Path | None = DataDirOpt,
 ):
     """AT (stage 1 only) vs R (rec-tuning only) vs TALLRec (both), per K and seed, on one domain."""
     from ..experiments.presets import run_ablation
@@ -68,7 +68,7 @@ def ablation(
     typer.echo(f"{len(summary['cells'])} cells -> {out / 'ablation.json'}; full report: {out / 'report.md'}")
 
 
-@app.command("cross-domain")
+@paper_command("cross-domain")
 def cross_domain(
     out: Path = typer.Option(..., "--out", help="Grid folder (results.jsonl, cells/, report.md; resumable: finished cells are skipped)."),
     shots: int = typer.Option(64, "--shots", help="K samples from each domain."),
@@ -76,12 +76,12 @@ def cross_domain(
     valid_from: str = typer.Option(
         "both", "--valid-from", help="Early stopping of the movie+book row on the validation set of the first "
                                      "domain (movie) or of both."),
-    config: Optional[str] = typer.Option(None, "--config", help="Rec-tuning settings (default: packaged cpu-quick)."),
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    test_limit: Optional[int] = TestLimitOpt,
-    data_dir: Optional[Path] = DataDirOpt,
-    init_adapter: Optional[Path] = typer.Option(
+    config: str | None = typer.Option(None, "--config", help="Rec-tuning settings (default: packaged cpu-quick)."),
+    model: str | None = ModelOpt,
+    precision: str | None = PrecisionOpt,
+    test_limit: int | None = TestLimitOpt,
+    data_dir: Path | None = DataDirOpt,
+    init_adapter: Path | None = typer.Option(
         None, "--init-adapter", help="Start every row from this stage-1 adapter (TALLRec, as in the paper's Fig. 4); "
                                      "default: a fresh LoRA."),
 ):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -82,7 +81,7 @@ def evaluate_ranking(
     methods: str = typer.Option("llm,random,popularity,sasrec", "--methods", help="Comma-separated methods: llm, random, popularity or a sequential baseline (sasrec, gru4rec, ...)."),
     shots: int = typer.Option(64, "--shots", help="Baselines: samples drawn from train.json (0 = all)."),
     seed: int = typer.Option(0, "--seed", help="Baselines: seed of the draw and of training."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N lists."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N lists."),
     overrides: dict = None,
 ):
     """HR@1/5/10, NDCG@5/10 and MRR of the LLM, random, popularity and the sequential baselines on a ranking benchmark."""

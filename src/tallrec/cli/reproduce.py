@@ -1,29 +1,28 @@
-"""`tallrec reproduce` (the paper's grid, resumable) and `tallrec report DIR` (report.md + plots)."""
+"""`tallrec paper reproduce` (the paper's grid, resumable) and `tallrec paper report DIR` (report.md + plots)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from . import app
+from .paper import paper_command
 
 
-@app.command()
+@paper_command("reproduce")
 def reproduce(
     out: Path = typer.Option(..., "--out", help="Folder of the grid: results.jsonl (the store), cells/, report.md. "
                                                 "Rerunning the same command resumes: finished cells are skipped."),
-    budget: Optional[str] = typer.Option(
+    budget: str | None = typer.Option(
         None, "--budget", help="quick (one seed, a subset sized for <= 60 min on a 2-core CPU; the default) | "
                                "full (every method, both domains, K 16/64/256, 5 seeds, cross-domain)."),
-    config: Optional[str] = typer.Option(
+    config: str | None = typer.Option(
         None, "--config", help="A grid YAML file (or a packaged one: reproduce-quick, reproduce-full) instead of "
                                "--budget: methods, domains, shots, seeds, models, test_limit, blocks, cross_domain, ..."),
-    data_dir: Optional[Path] = typer.Option(
+    data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR, else ~/.cache/tallrec/data)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Replace the grid's LLM(s) by this one (registry name, "
-                                                              "HF folder or .gguf)."),
+    model: str | None = typer.Option(None, "--model", help="Replace the grid's LLM(s) by this one (registry name, "
+                                                           "HF folder or .gguf)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells (done / to run) and the time estimate; "
                                                           "run nothing."),
 ):
@@ -41,10 +40,10 @@ def reproduce(
                f"report: {res['report']}")
 
 
-@app.command()
+@paper_command("report")
 def report(
-    folder: Path = typer.Argument(..., metavar="DIR", help="A grid folder (`tallrec reproduce`, `ablation` or `cross-domain` --out)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data folder, for the test samples of the slices "
+    folder: Path = typer.Argument(..., metavar="DIR", help="A grid folder (`tallrec paper reproduce`, `ablation` or `cross-domain` --out)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder, for the test samples of the slices "
                                             "(default: $TALLREC_DATA_DIR, else ~/.cache/tallrec/data)."),
 ):
     """Rebuild DIR/report.md, DIR/summary.json and DIR/plots/ from DIR/results.jsonl and the cells' scores

@@ -1,9 +1,8 @@
-"""`tallrec evaluate | predict | icl`: P(Yes) of a base model with or without an adapter."""
+"""`tallrec evaluate | predict` and `tallrec paper icl`: P(Yes) of a base model with or without an adapter."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,6 +11,7 @@ from ..core.errors import TallrecError
 from . import app
 from .config_flags import config_flags
 from .options import ScoringFlags
+from .paper import paper_command
 
 
 def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlags, limit: int | None = None):
@@ -44,7 +44,7 @@ def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFla
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Labelled samples (authors' JSON)."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and scores.jsonl."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N samples."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N samples."),
     plot: bool = typer.Option(False, "--plot", help="Also write reliability.png (the reliability diagram)."),
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Ignore the adapter's calibration.json."),
     overrides: dict = None,
@@ -100,7 +100,7 @@ def _base_model(model: str | None, adapter: Path | None) -> str | None:
     return adapter_meta(adapter).get("name")
 
 
-@app.command()
+@paper_command("icl")
 @config_flags(ScoringFlags, exclude=("adapter", "no_adapter", "cutoff"), default_label="default")
 def icl(
     train: Path = typer.Option(..., "--train", help="Pool the demonstrations are drawn from."),
@@ -108,7 +108,7 @@ def icl(
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and scores.jsonl."),
     k: int = typer.Option(0, "--k", min=0, help="Demonstrations (0 = zero-shot); drawn class-balanced with the seed."),
     seed: int = typer.Option(0, "--seed", min=0),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Score only the first N test samples."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Score only the first N test samples."),
     overrides: dict = None,
 ):
     """In-context baseline: the untuned model, zero-shot or with k demonstrations, same P(Yes) scorer."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import List, Optional
 
 import typer
 
@@ -17,13 +16,13 @@ API_KEY_ENV = "TALLREC_API_KEY"
 
 @app.command()
 def serve(
-    adapter: List[str] = typer.Option([], "--adapter", help="RUN or NAME=RUN: a run folder or an adapter folder "
+    adapter: list[str] = typer.Option([], "--adapter", help="RUN or NAME=RUN: a run folder or an adapter folder "
                                       "(repeatable; the first is the default a request gets)."),
     no_adapter: bool = typer.Option(False, "--no-adapter", help="Also serve the untuned base model, as adapter "
                                     "'base' (alone: the only one)."),
-    model: Optional[str] = ModelOpt,
-    precision: Optional[str] = PrecisionOpt,
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)."),
+    model: str | None = ModelOpt,
+    precision: str | None = PrecisionOpt,
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)."),
     domain: str = typer.Option("movie", "--domain", help="The item noun of the prompt (movie, book, ...) for "
                                "--no-adapter and for adapters whose run recorded none."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
@@ -36,8 +35,8 @@ def serve(
     max_history: int = typer.Option(200, "--max-history", help="Most liked (and most disliked) items in one request."),
     max_title_chars: int = typer.Option(300, "--max-title-chars", help="Longest item title."),
     max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes", help="Largest request body."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar=API_KEY_ENV, show_envvar=True,
-                                          help="Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key)."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar=API_KEY_ENV, show_envvar=True,
+                                       help="Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key)."),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error."),
 ):
     """Serve P(Yes) scores and rankings over HTTP, micro-batching concurrent requests."""

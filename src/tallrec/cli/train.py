@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,9 +19,9 @@ def train(
     train: Path = typer.Option(..., "--train", help="Training pool (authors' JSON); K samples are drawn from it."),
     valid: Path = typer.Option(..., "--valid", help="Validation samples for early stopping on AUC."),
     out: Path = typer.Option(..., "--out", help="Run folder: adapter/, config.yaml, history.json."),
-    config: Optional[str] = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
-                                         f"{', '.join(packaged_configs('rec'))} (default: {DEFAULT_RECIPE})."),
-    init_adapter: Optional[Path] = typer.Option(None, "--init-adapter", help="Continue from a stage-1 adapter."),
+    config: str | None = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
+                                      f"{', '.join(packaged_configs('rec'))} (default: {DEFAULT_RECIPE})."),
+    init_adapter: Path | None = typer.Option(None, "--init-adapter", help="Continue from a stage-1 adapter."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow reusing a folder that holds another run."),
     overrides: dict = None,
 ):
@@ -51,7 +50,7 @@ def train(
 def tune_instruct_cmd(
     data: Path = typer.Option(..., "--data", help="Alpaca records: a JSON list of {instruction, input, output}."),
     out: Path = typer.Option(..., "--out", help="Run folder: adapter/, config.yaml, instruct.json."),
-    config: Optional[str] = typer.Option(
+    config: str | None = typer.Option(
         None, "--config", help=f"YAML settings file, or a packaged one: {', '.join(packaged_configs('instruct'))}. "
                                "Default: the paper's recipe (alpaca-lora)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow reusing a folder that holds another run."),
