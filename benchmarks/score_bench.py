@@ -77,7 +77,7 @@ def gemm_rates(dtype: torch.dtype, reps: int = 5) -> dict[str, float]:
     for m, k, n, op in GEMM_SHAPES:
         a = torch.randn(m, k, dtype=dtype)
         w = torch.randn(k, n, dtype=dtype) if op == "mm" else torch.randn(n, k, dtype=dtype)
-        run = (lambda: torch.mm(a, w)) if op == "mm" else (lambda: torch.nn.functional.linear(a, w))
+        run = (lambda a=a, w=w: torch.mm(a, w)) if op == "mm" else (lambda a=a, w=w: torch.nn.functional.linear(a, w))
         run()
         best = float("inf")
         for _ in range(reps):

@@ -40,7 +40,8 @@ _EXPORTS = {
     "InstructConfig": ".tuning.config",
     "TallrecError": ".core.errors",
 }
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = ["InstructConfig", "Item", "RankedItem", "Recommender", "Sample", "TallrecError", "TrainConfig", "User",
+           "__version__", "load", "load_domain", "load_samples"]
 
 
 def __getattr__(name: str):

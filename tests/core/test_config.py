@@ -129,8 +129,8 @@ def test_flags_reach_the_config(run_cli, tmp_path):
 def test_a_command_that_needs_a_missing_extra_names_it_in_one_line(monkeypatch, run_cli):
     import importlib.util
 
-    from tallrec.core.extras import require_extra
     from tallrec.core.errors import TallrecError
+    from tallrec.core.extras import require_extra
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a))

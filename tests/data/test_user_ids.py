@@ -9,7 +9,7 @@ import pytest
 from helpers import write_raw_movielens
 
 from tallrec.core.errors import DataError
-from tallrec.data import build_movielens, load_samples, save_samples, samples_to_json
+from tallrec.data import build_movielens, load_samples, samples_to_json, save_samples
 from tallrec.data.samples import users_path
 from tallrec.data.user_ids import attach_users, movielens_users
 

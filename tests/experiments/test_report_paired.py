@@ -8,10 +8,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tallrec.core.metrics import write_metrics
+from tallrec.data.datasets import DomainData
 from tallrec.experiments.grid.store import ResultStore
 from tallrec.experiments.report import build_report
 from tallrec.experiments.report.slices import like_share_bucket, slices, warm_targets
-from tallrec.data.datasets import DomainData
 
 from .helpers import samples, store_row
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import synthetic
 
-from tallrec.data import load_samples, save_samples
+from tallrec.data import save_samples
 
 REPO = Path(__file__).resolve().parents[2]
 

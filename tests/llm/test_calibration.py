@@ -163,8 +163,8 @@ def test_calibrated_at_the_end_of_training(run_cli, files, tiny_model_dir):
     # the calibration was fitted on the best check's validation scores: its AUC is the best one
     from tallrec.data import load_samples
     from tallrec.llm.adapters import with_adapter
-    from tallrec.llm.models import load_model
     from tallrec.llm.encoding import lm_template
+    from tallrec.llm.models import load_model
     from tallrec.llm.scoring import Scorer
 
     lm = with_adapter(load_model(str(tiny_model_dir), "fp32"), run / "adapter")

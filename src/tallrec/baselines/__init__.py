@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..core.errors import DataError, TallrecError
 from ..data.fewshot import draw_fewshot

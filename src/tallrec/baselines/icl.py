@@ -11,8 +11,8 @@ demonstration is a complete chat prompt followed by its answer).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -20,11 +20,11 @@ from ..core.errors import DataError
 from ..core.metrics import metrics_record, write_metrics
 from ..data.fewshot import draw_fewshot
 from ..data.samples import Sample
-from ..prompts.registry import DEFAULT_STYLE
-from ..prompts.templates import ChatTemplate, Template, load_template, sample_prompt
 from ..llm.encoding import encode_prompt, lm_template
 from ..llm.models import LoadedModel
 from ..llm.scoring import ScoreOptions, Scorer
+from ..prompts.registry import DEFAULT_STYLE
+from ..prompts.templates import ChatTemplate, Template, load_template, sample_prompt
 
 ICL_CUTOFF = 2048  # demonstrations make prompts k+1 times longer than the tuned models' 512
 

@@ -21,8 +21,8 @@ target rows and labels.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Callable, Iterable, Sequence
 
 import torch
 
@@ -51,7 +51,7 @@ class ItemVocab:
             self.ids.setdefault(t, len(self.ids) + 2)
 
     @classmethod
-    def from_samples(cls, samples: Iterable[Sample]) -> "ItemVocab":
+    def from_samples(cls, samples: Iterable[Sample]) -> ItemVocab:
         return cls(sample_texts(samples))
 
     def __len__(self) -> int:  # number of embedding rows
@@ -92,10 +92,10 @@ class Encoded:
     def __len__(self) -> int:
         return int(self.target.shape[0])
 
-    def take(self, idx) -> "Encoded":
+    def take(self, idx) -> Encoded:
         return Encoded(*(getattr(self, f.name)[idx] for f in fields(self)))
 
-    def to(self, device) -> "Encoded":
+    def to(self, device) -> Encoded:
         return Encoded(*(getattr(self, f.name).to(device) for f in fields(self)))
 
 

@@ -16,7 +16,7 @@ logreg: scikit-learn LogisticRegression (standardised features, L2, C=1) trained
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

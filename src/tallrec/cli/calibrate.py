@@ -34,8 +34,8 @@ def calibrate(
 
     Writes adapter/calibration.json; `tallrec evaluate` and `predict` then report calibrated P(Yes) (uncalibrated figures beside)."""
     from ..llm.calibration import METHODS, calibration_path, fit_calibration, samples_fingerprint, save_calibration
-    from ..llm.scoring import Scorer
     from ..llm.encoding import lm_template
+    from ..llm.scoring import Scorer
     from .score import _scoring_setup
 
     if method not in METHODS:

@@ -17,10 +17,10 @@ from .paper import paper_command
 def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlags, limit: int | None = None):
     """Validate every input (options, samples, adapter, prompt style, output location), then load
     the model: a mistake costs no model load and writes nothing."""
+    from ..core.defaults import DEFAULT_MODEL
     from ..core.io import check_writable
     from ..data import load_samples
     from ..llm.adapters import check_adapter_prompt, with_adapter
-    from ..core.defaults import DEFAULT_MODEL
     from ..llm.models import load_model
     from ..llm.scoring import ScoreOptions
 
@@ -112,11 +112,11 @@ def icl(
     overrides: dict = None,
 ):
     """In-context baseline: the untuned model, zero-shot or with k demonstrations, same P(Yes) scorer."""
+    from ..baselines.icl import ICL_CUTOFF, run_icl
+    from ..core.defaults import DEFAULT_MODEL
     from ..core.io import check_writable
     from ..data import load_samples
     from ..llm.adapters import with_adapter
-    from ..baselines.icl import ICL_CUTOFF, run_icl
-    from ..core.defaults import DEFAULT_MODEL
     from ..llm.models import load_model
     from ..llm.scoring import ScoreOptions
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import TallrecError
 from .io import ensure_dir
@@ -35,7 +35,7 @@ class FolderLock:
         self.remove = remove  # delete the lock file on release (a SIGKILL leaves it: it is taken over)
         self._file = None
 
-    def acquire(self) -> "FolderLock":
+    def acquire(self) -> FolderLock:
         while True:
             f = open(self.path, "a+")
             if fcntl is None:
@@ -69,7 +69,7 @@ class FolderLock:
     def held(self) -> bool:
         return self._file is not None
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Hashable, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Hashable, Sequence
 
 import numpy as np
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import DataError
-
 
 def cache_dir() -> Path:
     return Path(os.environ.get("TALLREC_CACHE_DIR") or Path.home() / ".cache" / "tallrec")

@@ -7,8 +7,8 @@ given the same (pool, K, seed) sees exactly the same samples.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 from ..core.errors import DataError
 from .samples import Sample

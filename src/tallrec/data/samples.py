@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..core.errors import DataError
 from ..core.io import read_json, write_text_atomic
@@ -108,15 +108,15 @@ class Sample:
         `meta`; it is never part of the JSON form, which must stay the authors' bytes)."""
         return self.meta.get("user")
 
-    def with_user(self, user) -> "Sample":
+    def with_user(self, user) -> Sample:
         return replace(self, meta={**self.meta, "user": user})
 
-    def drop_oldest(self, n: int = 1) -> "Sample":
+    def drop_oldest(self, n: int = 1) -> Sample:
         """The same sample with its `n` oldest history items removed (used to fit a length cutoff)."""
         return replace(self, history=self.history[n:])
 
     @classmethod
-    def from_record(cls, record: dict, where: str = "record") -> "Sample":
+    def from_record(cls, record: dict, where: str = "record") -> Sample:
         """Parse an authors'-format record; raise a one-line DataError naming `where` otherwise."""
         if not isinstance(record, dict):
             raise DataError(f"{where}: expected an object with instruction/input/output")

@@ -7,7 +7,7 @@ has 1,000 samples, 65.8% "Yes.") and whether histories will fit a length cutoff.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from .samples import Sample
 

@@ -13,8 +13,8 @@ The authors' JSON files carry no user id, and must stay byte-identical, so ids t
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .samples import Sample
 

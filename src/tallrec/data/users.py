@@ -12,7 +12,7 @@ Every check fails with one line (`one_line` turns pydantic's report into it).
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -49,7 +49,7 @@ class Item(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: StrictStr
-    id: Union[StrictStr, StrictInt, None] = None
+    id: StrictStr | StrictInt | None = None
 
     @field_validator("title")
     @classmethod
@@ -62,7 +62,7 @@ class Item(Strict):
         return {k: v for k, v in out.items() if v is not None}
 
 
-ItemLike = Union[StrictStr, Item]
+ItemLike = StrictStr | Item
 """Wherever an item goes, a bare title does too."""
 
 
@@ -111,7 +111,7 @@ class User(Strict):
 
     liked: list[ItemLike] = Field(default_factory=list)
     disliked: list[ItemLike] = Field(default_factory=list)
-    id: Union[StrictStr, StrictInt, None] = None
+    id: StrictStr | StrictInt | None = None
 
     @field_validator("liked", "disliked")
     @classmethod

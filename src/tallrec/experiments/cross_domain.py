@@ -23,9 +23,9 @@ A rerun resumes: finished evaluations are kept, finished trainings are only eval
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping
 
 from ..core.io import write_json_atomic
 from ..data.datasets import DomainData

@@ -12,7 +12,7 @@ difference between the two is what the LLM adds.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

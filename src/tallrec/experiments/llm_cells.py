@@ -9,9 +9,9 @@ an adapter present = trained (a rerun only evaluates).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 from ..core.errors import DataError, TallrecError
 from ..data.samples import Sample

@@ -15,8 +15,9 @@ records six rows, xd-movie / xd-book / xd-both x test domain: entries without a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..baselines import BASELINES
 from ..core.errors import TallrecError

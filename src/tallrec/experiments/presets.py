@@ -13,8 +13,8 @@ cells, and a folder holding other settings for a cell is refused.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from ..core.config import load_config, resolve_config
 from ..core.defaults import DEFAULT_RECIPE

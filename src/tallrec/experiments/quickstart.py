@@ -8,11 +8,11 @@ import time
 
 from ..baselines import run_baseline
 from ..core.config import load_config, resolve_config
+from ..core.defaults import DEFAULT_RECIPE
 from ..core.io import ensure_dir, write_json_atomic
 from ..data.datasets import load_domain
 from ..data.fewshot import validation_subset
 from ..data.samples import load_samples
-from ..core.defaults import DEFAULT_RECIPE
 from ..llm.adapters import with_adapter
 from ..llm.evaluation import evaluate, recorded_scores
 from ..llm.models import load_model

@@ -21,15 +21,16 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ..core.errors import DataError, TallrecError
 from ..data.samples import Sample, load_samples
 from ..data.users import dump_item
 from ..recommend.metrics import metrics_from_ranks, random_expected, ranking_record, target_rank
 from ..recommend.userfile import UserLine, read_users
+
 
 def check_methods(methods: Sequence[str]) -> list[str]:
     """The methods asked for, each once; an unknown one is one line naming the choices (the

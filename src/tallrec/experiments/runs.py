@@ -9,12 +9,12 @@ call `rec_tune` and `evaluate` with exactly the configs `tallrec train` / `evalu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..baselines import run_baseline
-from ..llm.encoding import lm_template
 from ..core.defaults import DEFAULT_MODEL
+from ..llm.encoding import lm_template
 from ..tuning.adapters import check_lora_shape
 from ..tuning.rec_tune import rec_tune
 from .llm_cells import (

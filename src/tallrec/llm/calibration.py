@@ -15,9 +15,9 @@ is removed with it when the adapter is retrained, and is applied by `evaluate` a
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import torch
 
+from ..core.defaults import DEFAULT_MODEL
 from ..core.errors import ModelError, TallrecError
 from ..core.io import atomic_dir, atomic_file, sha256_file
-from ..core.defaults import DEFAULT_MODEL
 from ..core.paths import cache_dir
-
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ Speed (see benchmarks/score_bench.py):
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

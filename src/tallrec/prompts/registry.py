@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from ..core.errors import TallrecError
@@ -47,7 +47,7 @@ class PromptStyle:
         return Template(d["prompt_input"], d["prompt_no_input"], d["response_split"], stats)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _style_data(name: str, chain: tuple[str, ...] = ()) -> dict:
     known = list_styles()
     if name not in known:

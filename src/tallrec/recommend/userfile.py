@@ -21,7 +21,6 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from pydantic import Field, StrictInt, StrictStr, ValidationError, field_validator, model_validator
@@ -35,11 +34,11 @@ from .records import ranked
 class UserLine(Strict):
     """One line of users.jsonl (see the module docstring)."""
 
-    user: Union[StrictStr, StrictInt]
+    user: StrictStr | StrictInt
     liked: list[ItemLike] = []
     disliked: list[ItemLike] = []
     candidates: list[ItemLike]
-    target: Union[StrictStr, StrictInt, None] = None
+    target: StrictStr | StrictInt | None = None
     line: int = Field(default=0, exclude=True)  # where it was read (set by read_users), for messages
 
     @field_validator("candidates")

@@ -25,10 +25,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .batcher import BatcherClosed, MicroBatcher, QueueFull
-from .metrics import ServeMetrics
 from ..data.users import title
 from ..recommend.records import ranked
+from .batcher import BatcherClosed, MicroBatcher, QueueFull
+from .metrics import ServeMetrics
 from .schemas import (
     Limits,
     RankRequest,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Union
 
 from pydantic import BaseModel, Field, StrictStr, ValidationError, field_validator
 
@@ -74,7 +73,7 @@ class RerankRequest(Strict):
     """Cohere-style rerank: `query` is the user, `documents` the candidates, `model` the adapter."""
 
     query: UserBody
-    documents: list[Union[StrictStr, RerankDocument]]
+    documents: list[StrictStr | RerankDocument]
     top_n: int | None = Field(default=None, ge=1)
     model: StrictStr | None = None
     return_documents: bool = False

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ..core.config import dump_config
 from ..core.errors import DataError, TallrecError

@@ -10,7 +10,7 @@ call after a kill continues from its last checkpoint (run_folder.py, checkpoints
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..core.errors import TallrecError
 from ..core.io import write_json_atomic

@@ -110,7 +110,7 @@ class RunFolder:
         return json.loads((self.out / self.done).read_text())
 
     # ---- one writer
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         if launcher_main():
             self._lock = locked_folder(self.out, what=self.what)
             self._lock.__enter__()

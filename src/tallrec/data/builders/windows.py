@@ -17,8 +17,9 @@ from __future__ import annotations
 import csv
 import os
 import random
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Hashable, Iterable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.errors import TallrecError
 from ...core.defaults import DEFAULT_MODEL
+from ...core.errors import TallrecError
 from ...llm.models import REGISTRY as MODELS
 from .. import methods
 from ..common import DOMAINS

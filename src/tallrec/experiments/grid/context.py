@@ -6,11 +6,13 @@ folder never mixes results of different recipes, test limits or stage-1 adapters
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ...core.config import load_config, resolve_config
+from ...core.defaults import DEFAULT_RECIPE
 from ...core.errors import TallrecError
 from ...core.io import sha256_file
 from ...core.paths import data_dir as resolve_data_dir
@@ -20,7 +22,6 @@ from .. import methods
 from ..common import DEFAULT_INSTRUCT_CONFIG
 from ..llm_cells import limit_test
 from .cells import Cell, model_slug
-from ...core.defaults import DEFAULT_RECIPE
 
 DEFAULT_ALPACA = Path("alpaca") / "alpaca_data_2k.json"
 

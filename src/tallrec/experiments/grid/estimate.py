@@ -9,7 +9,7 @@ slower), ~1.35 s per Alpaca record of stage 1.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from ...tuning.config import TrainConfig
 from .. import methods

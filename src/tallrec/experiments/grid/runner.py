@@ -25,17 +25,17 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from ...core.errors import TallrecError
 from ...core.host import host_info
 from ...core.io import ensure_dir, write_json_atomic
 from ...core.lock import FolderLock
 from ...data.datasets import DomainData
+from ...tuning.adapters import check_lora_shape
 from .. import methods
 from ..common import Outcome, now
-from ...tuning.adapters import check_lora_shape
 from ..llm_cells import is_done, read_metrics
 from .cells import Cell, cell_key, expand_grid
 from .context import Context

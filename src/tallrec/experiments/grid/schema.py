@@ -9,20 +9,20 @@ raises one TallrecError line naming the setting otherwise.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ...core.config import load_config, resolve_config
+from ...core.defaults import DEFAULT_MODEL, DEFAULT_RECIPE
 from ...core.errors import TallrecError
 from ...data.datasets import DOMAINS as DOMAIN_ALIASES
 from ...data.datasets import TEST_SPLITS
-from ...core.defaults import DEFAULT_MODEL
 from ...llm.models import REGISTRY as MODELS
 from .. import methods
 from ..common import DEFAULT_INSTRUCT_CONFIG, DOMAINS
 from .cells import BLOCK_KEYS, expand_grid
-from ...core.defaults import DEFAULT_RECIPE
 
 XD_KEYS = ("shots", "seeds", "models", "test_limit", "valid_from")
 BUDGETS = {"quick": "reproduce-quick", "full": "reproduce-full"}

@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from ...core.errors import TallrecError
+from ...core.extras import require_extra
 from ...core.io import (
     ensure_dir,
     write_bytes_atomic,
@@ -35,7 +36,6 @@ from ...core.io import (
 from ..common import DOMAINS, markdown_table
 from ..grid.store import GRID_JSON, STORE_NAME, ResultStore
 from . import tables
-from ...core.extras import require_extra
 from .plots import plot_domain
 
 PAPER_FILE = "paper_table1.json"

@@ -11,8 +11,8 @@ not here (a store copied without its cells) is listed as missing, never guessed.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def load_scores(out: Path, row: dict) -> dict | None:
 
 def _seeded(method: str) -> bool:
     m = methods.REGISTRY.get(method)
-    return m is None or not (m.uses_seed is False)
+    return m is None or m.uses_seed is not False
 
 
 def _uses_k(method: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 from ...core.defaults import DEFAULT_MODEL
 from .. import methods

@@ -4,7 +4,7 @@ AT / R / TALLRec ablation, the cross-domain matrices, time per method, and the p
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from ...core.defaults import DEFAULT_MODEL
 from .. import methods
