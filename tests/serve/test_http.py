@@ -76,7 +76,7 @@ BIG = "x" * 301
     ("/v1/score", {"candidates": ["a"], "liked": ["l" * 290] * 7}, 413, "at most 2000"),
     ("/v1/rank", {"candidates": ["a"], "top_k": 0}, 422, "top_k: Input should be greater than or equal to 1"),
     ("/v1/rerank", {"query": {"liked": [], "age": 3}, "documents": ["a"]}, 422, "unknown field 'query.age'"),
-    ("/v1/rerank", {"query": "likes films", "documents": ["a"]}, 422, "query: Input should be a valid dictionary"),
+    ("/v1/rerank", {"query": "likes films", "documents": ["a"]}, 422, "query: a query is a user object"),
     ("/v1/rerank", {"query": {}, "documents": []}, 422, "documents: no documents"),
     ("/v1/nothing", {"candidates": ["a"]}, 404, "Not Found"),
 ])

@@ -1,8 +1,8 @@
 """Settings of the baselines: one dataclass per kind, each field with its help and range.
 
 configs/baselines/sequential.yaml and simple.yaml spell the defaults out (a test keeps them equal);
-`tallrec baseline NAME --config FILE` and the grid's `baseline_options` set them, and every field
-is also a flag of `tallrec baseline`.
+`tallrec paper baseline NAME --config FILE` and the grid's `baseline_options` set them, and every field
+is also a flag of `tallrec paper baseline`.
 """
 
 from __future__ import annotations

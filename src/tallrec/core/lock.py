@@ -25,7 +25,7 @@ except ImportError:  # not POSIX: no locking
 
 
 class FolderLock:
-    """`with FolderLock(folder, what="tallrec reproduce"):` - exclusive for the block."""
+    """`with FolderLock(folder, what="tallrec paper reproduce"):` - exclusive for the block."""
 
     def __init__(self, folder: str | os.PathLike, name: str = ".tallrec.lock", what: str = "tallrec",
                  remove: bool = False):

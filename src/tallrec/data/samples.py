@@ -162,6 +162,19 @@ class Sample:
         return sample
 
 
+_PREFERENCES_RE = re.compile(r"User Preference: (?P<liked>[^\n]*)\nUser Unpreference: (?P<disliked>[^\n]*)(\n.*)?", re.S)
+
+
+def parse_preferences(text: str) -> tuple[list[str], list[str]] | None:
+    """(liked, disliked) titles of the TALLRec input text ("User Preference: ...\nUser Unpreference:
+    ...", the target line optional); None when the text is not in that form."""
+    m = _PREFERENCES_RE.fullmatch(text.strip())
+    if not m:
+        return None
+    quoted = _is_quoted(m["liked"]) and _is_quoted(m["disliked"])
+    return _split_items(m["liked"], quoted), _split_items(m["disliked"], quoted)
+
+
 def _is_quoted(line: str) -> bool:
     return line == "" or (len(line) >= 2 and line.startswith('"') and line.endswith('"'))
 

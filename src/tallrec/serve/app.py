@@ -147,7 +147,7 @@ def error_response(status: int, message: str, request_id: str, headers: dict | N
 
 
 def authorized(request: Request, key: str | None) -> bool:
-    if not key or not request.url.path.startswith("/v1/"):
+    if not key or not request.url.path.startswith(("/v1/", "/v2/")):
         return True
     auth = request.headers.get("authorization", "")
     given = auth[7:] if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
@@ -230,8 +230,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         return {"ranked": ranked(req.candidates, scores, req.top_k), "adapter": name, "model": state.engine.model,
                 "latency_ms": latency_ms(request)}
 
-    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True)
-    async def rerank(request: Request):
+    async def rerank(request: Request, version: str):
         req: RerankRequest = await parsed(request, RerankRequest)
         rank_req = req.as_rank()
         name, scores = await state.score(rank_req)
@@ -239,7 +238,18 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                     "document": {"text": r.item} if req.return_documents else None}
                    for r in ranked(rank_req.candidates, scores, rank_req.top_k)]
         return {"id": request.state.request_id, "results": results,
-                "meta": {"adapter": name, "model": state.engine.model, "latency_ms": latency_ms(request)}}
+                "meta": {"api_version": {"version": version}, "adapter": name, "model": state.engine.model,
+                         "latency_ms": latency_ms(request)}}
+
+    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True)
+    async def rerank_v1(request: Request):
+        """Cohere's v1 rerank (`cohere.Client().rerank`)."""
+        return await rerank(request, "1")
+
+    @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True)
+    async def rerank_v2(request: Request):
+        """Cohere's v2 rerank (`cohere.ClientV2().rerank`): the same, `model` names the adapter."""
+        return await rerank(request, "2")
 
     add_probes(app, state)
 

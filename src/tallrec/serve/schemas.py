@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field, StrictStr, ValidationError, field_validator
 
+from ..data.samples import parse_preferences
 from ..data.users import ItemLike, Strict, User, check_candidates, one_line, title
 from ..recommend.records import RankedItem
 
@@ -69,14 +70,40 @@ class RerankDocument(Strict):
     text: StrictStr
 
 
+QUERY_FORMS = ('a user object {"liked", "disliked"}, that object as JSON text, or the TALLRec input text '
+               '("User Preference: ...\\nUser Unpreference: ...")')
+
+
 class RerankRequest(Strict):
-    """Cohere-style rerank: `query` is the user, `documents` the candidates, `model` the adapter."""
+    """Cohere's rerank (v1 and v2 bodies): `query` is the user, `documents` the candidates, `model`
+    the adapter. Cohere clients send `query` as a string: JSON text of the user, or the TALLRec
+    input text. Cohere's options that do not apply (chunking, token limits, rank fields) are
+    accepted and ignored."""
 
     query: UserBody
     documents: list[StrictStr | RerankDocument]
     top_n: int | None = Field(default=None, ge=1)
     model: StrictStr | None = None
     return_documents: bool = False
+    max_chunks_per_doc: int | None = None
+    max_tokens_per_doc: int | None = None
+    rank_fields: list[StrictStr] | None = None
+
+    @field_validator("query", mode="before")
+    @classmethod
+    def _query(cls, v):
+        if not isinstance(v, str):
+            return v
+        text = v.strip()
+        if text.startswith("{"):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"not JSON ({e.msg}); a query is {QUERY_FORMS}") from None
+        prefs = parse_preferences(text)
+        if prefs is None:
+            raise ValueError(f"a query is {QUERY_FORMS}")
+        return {"liked": prefs[0], "disliked": prefs[1]}
 
     @field_validator("documents")
     @classmethod

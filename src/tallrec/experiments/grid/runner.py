@@ -9,7 +9,7 @@ Layout of DIR::
                                     the model suffix only for an LLM other than the default model
     cells/stage1/<model>/           the stage-1 run of each model (methods that need stage 1)
     cells/cross-domain/k<K>-s<seed>[-<model>]/        one cross-domain matrix (cross_domain.py)
-    report.md, summary.json, plots/ written at the end of a run; `tallrec report DIR` rebuilds them
+    report.md, summary.json, plots/ written at the end of a run; `tallrec paper report DIR` rebuilds them
     .grid.lock                      held while a run works here: one run per folder at a time
 
 A rerun skips every cell in the store. A cell that finished its evaluation but was killed before its
@@ -215,8 +215,8 @@ def _report(out: Path, say: Log, name: str, data_dir=None, domains=None) -> None
 
     try:
         say(f"[{name}] report -> {build_report(out, data_dir, domains)}")
-    except Exception as e:  # the results are safe in the store; `tallrec report` can retry
-        say(f"[{name}] report not written ({type(e).__name__}: {e}); run `tallrec report {out}`")
+    except Exception as e:  # the results are safe in the store; `tallrec paper report` can retry
+        say(f"[{name}] report not written ({type(e).__name__}: {e}); run `tallrec paper report {out}`")
 
 
 def run_grid(out: str | os.PathLike, grid, *, source: str = "", data_dir=None,

@@ -1,4 +1,4 @@
-"""`tallrec report DIR`: report.md, summary.json and plots from a grid folder's store and its cells' scores.
+"""`tallrec paper report DIR`: report.md, summary.json and plots from a grid folder's store and its cells' scores.
 
 report.md holds, from DIR/results.jsonl:
 
