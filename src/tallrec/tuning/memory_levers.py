@@ -25,17 +25,32 @@ def prepare_base(lm: LoadedModel, gradient_checkpointing: bool) -> None:
     checkpointing keeps only each decoder layer's input in the forward pass and recomputes the rest
     in the backward pass (non-reentrant, so no input needs `requires_grad`).
     """
+    import inspect
+
     model = lm.model
     kwargs = {"use_reentrant": False}
     if is_quantized(model):
         from peft import prepare_model_for_kbit_training
 
-        prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing,
-                                        gradient_checkpointing_kwargs=kwargs)
+        # peft 0.22 renamed the keyword (gradient_ -> activation_checkpointing_kwargs).
+        params = inspect.signature(prepare_model_for_kbit_training).parameters
+        key = next(k for k in ("activation_checkpointing_kwargs", "gradient_checkpointing_kwargs") if k in params)
+        prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing, **{key: kwargs})
     elif gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers 5.x's name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     if gradient_checkpointing:
         model.config.use_cache = False
+
+
+def checkpointing(model: torch.nn.Module) -> bool:
+    """Whether a (PEFT-unwrapped) causal LM recomputes activations in the backward pass."""
+    for name in ("is_activation_checkpointing", "is_gradient_checkpointing"):  # transformers 5.x, 4.x
+        if name in dir(type(model)):
+            return bool(getattr(model, name))
+    return False
 
 
 def find_micro_batch(model: torch.nn.Module, rows: list[dict], collate, per_process: int, start: int,

@@ -20,7 +20,7 @@ from .config import TrainConfig
 from .cpu_engine import attention_implementation, base_attention, cpu_training_engine
 from .distributed import barrier, is_main
 from .examples import ListDataset, PadCollator
-from .memory_levers import find_micro_batch, prepare_base
+from .memory_levers import checkpointing, find_micro_batch, prepare_base
 
 
 @dataclass
@@ -50,8 +50,7 @@ def _trainer_class():
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if self.token_loss is None:
                 # The shared-prefix run needs the key/value cache, which checkpointed layers do not keep.
-                checkpointing = getattr(unwrap_causal_lm(model), "is_gradient_checkpointing", False)
-                self.token_loss = TokenLoss(share_prefix=not checkpointing)
+                self.token_loss = TokenLoss(share_prefix=not checkpointing(unwrap_causal_lm(model)))
             loss, n, outputs = self.token_loss(model, inputs)
             if num_items_in_batch is not None:
                 loss = loss / num_items_in_batch
@@ -178,7 +177,7 @@ def _auto_micro_batch(model, rows: list[dict], lm: LoadedModel, cfg, world: int,
     else:
         with engine():
             micro = find_micro_batch(model, rows, PadCollator(lm.tokenizer.pad_token_id), per_process, start,
-                                     TokenLoss(share_prefix=not getattr(lm.model, "is_gradient_checkpointing", False)))
+                                     TokenLoss(share_prefix=not checkpointing(lm.model)))
     if is_main():
         print(f"[train] micro_batch_size auto: {micro} ({per_process // micro} micro batches per optimizer step)")
     return micro
