@@ -32,6 +32,8 @@ def _cli_type(tp):
     """The type typer parses; lists are given comma-separated and split by load_config."""
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if typing.get_origin(tp) in (typing.Union, types.UnionType) and args:
+        if len(args) > 1:  # `int | str` ("32" or "auto"): load_config coerces the text
+            return str
         tp = args[0]
     return str if typing.get_origin(tp) is list else tp
 

@@ -23,6 +23,7 @@ def train(
                                       f"{', '.join(packaged_configs('rec'))} (default: {DEFAULT_RECIPE})."),
     init_adapter: Path | None = typer.Option(None, "--init-adapter", help="Continue from a stage-1 adapter."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow reusing a folder that holds another run."),
+    force: bool = typer.Option(False, "--force", help="Train even when `tallrec plan` says it will not fit."),
     overrides: dict = None,
 ):
     """Rec-tune (stage 2): LoRA on K samples, early stopping on validation AUC, best adapter kept.
@@ -32,6 +33,7 @@ def train(
     from ..core.io import check_writable
     from ..data import load_samples
     from ..llm.adapters import require_adapter_dir
+    from ..llm.memory_plan import check_fits
     from ..tuning.rec_tune import rec_tune
 
     cfg = load_config(TrainConfig, resolve_config(config, "rec", DEFAULT_RECIPE),
@@ -40,6 +42,7 @@ def train(
         require_adapter_dir(cfg.init_adapter)
     check_writable(out)
     pool, valid_samples = load_samples(train), load_samples(valid)
+    check_fits(cfg, force, log=typer.echo)
     result = rec_tune(cfg, pool, valid_samples, out, overwrite=overwrite)
     typer.echo(f"best validation AUC {result.best_valid_auc:.4f} at step {result.best_step} "
                f"({result.steps} steps, {result.seconds:.0f} s); adapter: {result.adapter}")
@@ -54,6 +57,7 @@ def tune_instruct_cmd(
         None, "--config", help=f"YAML settings file, or a packaged one: {', '.join(packaged_configs('instruct'))}. "
                                "Default: the paper's recipe (alpaca-lora)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow reusing a folder that holds another run."),
+    force: bool = typer.Option(False, "--force", help="Train even when `tallrec plan` says it will not fit."),
     overrides: dict = None,
 ):
     """Stage 1: LoRA-tune on Alpaca instruction records (the final adapter is kept).
@@ -61,11 +65,13 @@ def tune_instruct_cmd(
     Every setting of the config (configs/instruct/alpaca-paper.yaml lists them) is also a flag."""
     from ..core.config import load_config, resolve_config
     from ..core.io import check_writable, sha256_file
+    from ..llm.memory_plan import check_fits
     from ..tuning.instruct import load_alpaca_records, tune_instruct
 
     cfg = load_config(InstructConfig, resolve_config(config, "instruct"), overrides)
     check_writable(out)
     records = load_alpaca_records(data)
+    check_fits(cfg, force, log=typer.echo)
     res = tune_instruct(cfg, records, out, overwrite=overwrite, source=f"{data} (sha256 {sha256_file(data)[:12]})",
                         log=typer.echo)
     typer.echo(f"{res.steps} steps on {res.used} of {res.records} records ({res.skipped} longer than the cutoff "

@@ -6,6 +6,7 @@ the file's keys, replaced by the non-None overrides. Unknown keys are an error n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import types
@@ -50,7 +51,13 @@ def _coerce(tp, v, key: str):
     if origin in (typing.Union, types.UnionType):
         if v is None and type(None) in args:
             return None
-        tp = next(a for a in args if a is not type(None))
+        kinds = [a for a in args if a is not type(None)]
+        if len(kinds) > 1:  # `int | str` (a number or a word such as "auto"): the first kind that takes it
+            for kind in kinds:
+                with contextlib.suppress(TallrecError):
+                    return _coerce(kind, v, key)
+            raise TallrecError(f"{key}: expected {' or '.join(map(_kind_name, kinds))}, got {v!r}")
+        tp = kinds[0]
         origin, args = typing.get_origin(tp), typing.get_args(tp)
     bad = TallrecError(f"{key}: expected {_kind_name(tp)}, got {v!r}")
     if origin is list:
@@ -89,8 +96,14 @@ def _check_range(f: dataclasses.Field, v, key: str) -> None:
     m = f.metadata
     if v is None or not m:
         return
-    if m.get("choices") and v not in m["choices"]:
+    number = isinstance(v, (int, float)) and not isinstance(v, bool)
+    numeric_range = any(m.get(k) is not None for k in ("min", "gt", "below"))
+    # A `number | word` setting (micro_batch_size: 32 or auto): words are checked against its
+    # choices, numbers against its range.
+    if m.get("choices") and v not in m["choices"] and not (number and numeric_range):
         raise TallrecError(f"{key}: {v!r} is not one of {', '.join(map(str, m['choices']))}")
+    if not number and numeric_range:
+        return
     if m.get("min") is not None and v < m["min"]:
         raise TallrecError(f"{key}: must be at least {m['min']}, got {v}")
     if m.get("gt") is not None and v <= m["gt"]:

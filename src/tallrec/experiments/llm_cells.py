@@ -43,7 +43,7 @@ def best_valid(cell: Path) -> float | None:
 
 def load_lm(cfg: TrainConfig, adapter: Path | None = None):
     """A fresh base model (LoRA training injects layers in place), with `adapter` attached if given."""
-    return with_adapter(load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit), adapter)
+    return with_adapter(load_model(cfg.model, cfg.precision, quantize=cfg.quantize), adapter)
 
 
 def evaluate_cell(lm, test: Sequence[Sample], cell: Path, cfg: TrainConfig, data: str, adapter: Path | None,

@@ -188,15 +188,41 @@ class LoadedModel:
     prompt: str | None = None   # the prompt style of the attached adapter (None: no adapter, use the default)
 
 
+def quantization_config(quantize: str, dtype: torch.dtype):
+    """transformers' BitsAndBytesConfig for `quantize` (none: None). 8bit is the paper's LLM.int8();
+    4bit is QLoRA's recipe: NF4 weights, double quantization, matmuls in `dtype` (bf16/fp16 on a GPU)."""
+    if quantize in (None, "none"):
+        return None
+    if quantize not in ("8bit", "4bit"):
+        raise ModelError(f"unknown quantize {quantize!r}; use none, 8bit or 4bit")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ModelError(f"quantize {quantize} needs bitsandbytes: pip install 'tallrec[quantize]'") from None
+    from transformers import BitsAndBytesConfig
+
+    if quantize == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=dtype)
+
+
 def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", device: str | None = None,
-               load_in_8bit: bool = False) -> LoadedModel:
-    """Load a causal LM and its tokenizer, offline, in eval mode, tokenizer padding on the left."""
+               quantize: str = "none") -> LoadedModel:
+    """Load a causal LM and its tokenizer, offline, in eval mode, tokenizer padding on the left.
+
+    `quantize` (8bit | 4bit) loads the base weights through bitsandbytes, on the GPU or, with a
+    bitsandbytes release that has a CPU backend (0.48+), on the CPU; LoRA then trains on top."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     dev = torch.device(device) if device else default_device()
     dtype = pick_dtype(precision, dev)
     folder, gguf = resolve_model_path(name_or_path)
+    quantized = quantize not in (None, "none")
     if gguf:
+        if quantized:
+            raise ModelError(f"{folder / gguf}: a .gguf model cannot be quantized with bitsandbytes; give a Hugging "
+                             "Face folder (benchmarks/gpu_check.py --export-135m writes one) or quantize none")
         model, tok = _load_gguf(folder / gguf, dtype)
         model.hf_quantizer = None
     else:
@@ -211,21 +237,18 @@ def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", devic
         if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
             raise ModelError(f"{folder}: model type {config.model_type!r} is not a causal language model")
         kwargs = {"dtype": dtype}
-        if load_in_8bit:
-            if dev.type != "cuda":
-                raise ModelError("--load-in-8bit needs a CUDA GPU (bitsandbytes)")
-            from transformers import BitsAndBytesConfig
-
-            kwargs = {"quantization_config": BitsAndBytesConfig(load_in_8bit=True), "device_map": {"": dev.index or 0}}
+        if quantized:
+            where = (dev.index or 0) if dev.type == "cuda" else dev.type
+            kwargs.update(quantization_config=quantization_config(quantize, dtype), device_map={"": where})
         try:
             tok = AutoTokenizer.from_pretrained(folder)
             model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, RuntimeError) as e:
             raise ModelError(f"{folder}: cannot load ({str(e).splitlines()[0]})") from None
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
-    if not load_in_8bit:
+    if not quantized:  # bitsandbytes placed the weights already (and they cannot be moved)
         model.to(dev)
     model.eval()
     return LoadedModel(model=model, tokenizer=tok, name=name_or_path, device=dev, dtype=dtype)

@@ -13,6 +13,7 @@ from ..core.config import setting
 from ..core.defaults import DEFAULT_CUTOFF, DEFAULT_MODEL
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+QUANTIZE = ("none", "8bit", "4bit")
 LOSS_ON = ("all", "answer")
 CALIBRATIONS = ("none", "platt", "temperature")
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
@@ -33,14 +34,20 @@ class LoraRecipe:
     """What both stages share: the model, the LoRA shape and the optimizer."""
 
     model: str = setting(DEFAULT_MODEL, "registry name, HF folder or .gguf file of the base model")
-    precision: str = setting("auto", "weights dtype: auto (bf16 where the hardware runs it) | fp32 | bf16 | fp16",
+    precision: str = setting("auto", "weights dtype: auto (bf16 where the hardware runs it; fp16 mixed precision "
+                             "with loss scaling on GPUs without bf16; else fp32) | fp32 | bf16 | fp16",
                              choices=PRECISIONS)
-    load_in_8bit: bool = setting(False, "8-bit base weights (GPU only, as in the paper)")
+    quantize: str = setting("none", "base weights through bitsandbytes: none | 8bit (the paper's LLaMA) | 4bit "
+                            "(QLoRA: NF4, double quantization); needs the [quantize] extra", choices=QUANTIZE)
+    gradient_checkpointing: bool = setting(False, "recompute each layer's activations in the backward pass: "
+                                           "about a layer's worth of activations instead of all of them, ~30% slower")
     seed: int = setting(0, "seed of the sample draw, LoRA init and data order", min=0)
     lora: LoraSettings = setting(LoraSettings, "the LoRA shape")
     lr: float = setting(1e-4, "learning rate", gt=0.0)
     batch_size: int = setting(128, "effective batch (micro batches x accumulation x processes)", min=1)
-    micro_batch_size: int = setting(32, "samples per forward pass; must divide the batch size", min=1)
+    micro_batch_size: int | str = setting(32, "samples per forward pass; must divide the batch size; auto = the "
+                                          "largest divisor that fits in memory (probed before training)", min=1,
+                                          choices=("auto",))
     epochs: int = setting(200, "passes over the training samples (early stopping usually ends sooner)", min=1)
     warmup_steps: int = setting(0, "optimizer steps of learning-rate warmup", min=0)
     scheduler: str = setting("constant", "a transformers scheduler name: constant, linear, cosine, ...",
@@ -58,7 +65,7 @@ class LoraRecipe:
     def check(self) -> list[str]:
         """Rules across fields (each problem one phrase); ranges of single fields are in `setting`."""
         problems = []
-        if self.batch_size % self.micro_batch_size:
+        if self.micro_batch_size != "auto" and self.batch_size % self.micro_batch_size:
             problems.append(f"micro_batch_size {self.micro_batch_size} must divide batch_size {self.batch_size}")
         from ..prompts.registry import list_styles
 
@@ -97,7 +104,8 @@ class InstructConfig(LoraRecipe):
     """Stage 1 (Alpaca tuning). Defaults are alpaca-lora's (configs/instruct/alpaca-paper.yaml)."""
 
     lr: float = setting(3e-4, "learning rate", gt=0.0)
-    micro_batch_size: int = setting(4, "records per forward pass; must divide the batch size", min=1)
+    micro_batch_size: int | str = setting(4, "records per forward pass; must divide the batch size; auto = the "
+                                          "largest divisor that fits in memory", min=1, choices=("auto",))
     epochs: int = setting(3, "passes over the records (the final adapter is kept)", min=1)
     cutoff: int = setting(256, "most tokens per record; longer records are skipped (and counted)", min=64)
     warmup_steps: int = setting(100, "optimizer steps of learning-rate warmup", min=0)

@@ -109,7 +109,7 @@ def tune_instruct(cfg: InstructConfig | TrainConfig, records: Sequence[dict], ou
     with folder:
         if folder.finished:
             return _finished(folder, log)
-        lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
+        lm = lm or load_model(cfg.model, cfg.precision, quantize=cfg.quantize)
         fitting, skipped, tokens = _encode(lm, cfg, records, source)
         if is_main():
             log(f"[tune-instruct] {len(records)} records; {skipped} longer than the cutoff ({cfg.cutoff} tokens) "

@@ -63,7 +63,7 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
     with folder:
         if folder.finished:
             return _finished(folder, log)
-        lm = lm or load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit)
+        lm = lm or load_model(cfg.model, cfg.precision, quantize=cfg.quantize)
         template = load_template(cfg.prompt, lm.tokenizer)
         examples = permute_history(train, cfg.augment, cfg.seed)  # the K samples first, then their rewrites
         rows = [encode_sample(lm.tokenizer, s, cfg, template) for s in examples]

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import torch
 
-from ..llm.models import LoadedModel
+from ..llm.models import LoadedModel, unwrap_causal_lm
 from .adapters import save_adapter, wrap_lora
 from .checkpoints import checkpoint_root, read_state
 from .config import TrainConfig
 from .cpu_engine import attention_implementation, base_attention, cpu_training_engine
 from .distributed import barrier, is_main
 from .examples import ListDataset, PadCollator
+from .memory_levers import checkpointing, find_micro_batch, prepare_base
 
 
 @dataclass
@@ -48,7 +49,8 @@ def _trainer_class():
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if self.token_loss is None:
-                self.token_loss = TokenLoss()
+                # The shared-prefix run needs the key/value cache, which checkpointed layers do not keep.
+                self.token_loss = TokenLoss(share_prefix=not checkpointing(unwrap_causal_lm(model)))
             loss, n, outputs = self.token_loss(model, inputs)
             if num_items_in_batch is not None:
                 loss = loss / num_items_in_batch
@@ -64,7 +66,11 @@ def _trainer_class():
 def _training_args(cfg, lm: LoadedModel, output_dir: Path, micro: int, accum: int, steps_per_epoch: int,
                    world: int):
     """The Trainer's arguments. Checkpoints are asked for by the callback (save_strategy "no" keeps the
-    Trainer from saving on its own schedule); they go to `output_dir` (the run's checkpoints/)."""
+    Trainer from saving on its own schedule); they go to `output_dir` (the run's checkpoints/).
+
+    Precision: on a GPU, bf16 weights train under bf16 autocast and fp16 weights (GPUs without bf16:
+    V100, T4) under fp16 autocast with loss scaling; the LoRA weights themselves are fp32 (peft).
+    On a CPU the weights' dtype is the compute dtype (bf16 where native, else fp32)."""
     from transformers import TrainingArguments
 
     use_cpu = lm.device.type == "cpu"
@@ -109,11 +115,20 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
     from .callback import ValidationCallback
 
     set_seed(cfg.seed)
+    prepare_base(lm, cfg.gradient_checkpointing)
     model = wrap_lora(lm, cfg)
     model.train()
     validate = make_validate(model) if make_validate else None
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    micro = max(1, min(cfg.micro_batch_size, cfg.batch_size))
+    use_cpu = lm.device.type == "cpu"
+
+    def engine():
+        return cpu_training_engine(model) if use_cpu else contextlib.nullcontext()
+
+    if cfg.micro_batch_size == "auto":
+        micro = _auto_micro_batch(model, rows, lm, cfg, world, engine)
+    else:
+        micro = max(1, min(cfg.micro_batch_size, cfg.batch_size))
     accum = max(1, cfg.batch_size // (micro * world))
     steps_per_epoch = max(1, math.ceil(len(rows) / (micro * world * accum)))
 
@@ -122,7 +137,6 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
             save_adapter(model, path, lm, {"config": cfg.to_dict(), **(meta or {})})
         barrier()
 
-    use_cpu = lm.device.type == "cpu"
     if validate is not None:
         score_attention, validate_plain = base_attention(model), validate
 
@@ -136,7 +150,7 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
     trainer = _trainer_class()(model=model, args=args, train_dataset=ListDataset(rows),
                                data_collator=PadCollator(lm.tokenizer.pad_token_id), callbacks=[callback])
     t0 = time.time() - (restored or {}).get("seconds", 0.0)
-    with cpu_training_engine(model) if use_cpu else contextlib.nullcontext():
+    with engine():
         trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
     seconds = time.time() - t0
     steps = trainer.state.global_step
@@ -148,3 +162,23 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
     return TrainResult(adapter=out / "adapter", best_valid_auc=best["valid_auc"] if best else None,
                        best_step=best["step"] if best else steps, steps=steps, history=history, seconds=seconds,
                        train_losses=[h["loss"] for h in trainer.state.log_history if "loss" in h])
+
+
+def _auto_micro_batch(model, rows: list[dict], lm: LoadedModel, cfg, world: int, engine) -> int:
+    """`micro_batch_size: auto`: the largest divisor of the per-process batch that the memory plan
+    says fits, then probed (llm/memory_plan.py, memory_levers.py); printed, since it shapes the run.
+    Several processes take the plan's number unprobed, so that every rank agrees on it."""
+    from ..llm.memory_plan import largest_micro_batch
+    from .token_loss import TokenLoss
+
+    per_process = max(1, cfg.batch_size // world)
+    start = largest_micro_batch(lm, cfg, per_process) or 1
+    if world > 1:
+        micro = start
+    else:
+        with engine():
+            micro = find_micro_batch(model, rows, PadCollator(lm.tokenizer.pad_token_id), per_process, start,
+                                     TokenLoss(share_prefix=not checkpointing(lm.model)))
+    if is_main():
+        print(f"[train] micro_batch_size auto: {micro} ({per_process // micro} micro batches per optimizer step)")
+    return micro

@@ -27,9 +27,10 @@ DEFAULT_ALPACA = Path("alpaca") / "alpaca_data_2k.json"
 
 
 def stage1_config(icfg: InstructConfig, rec: TrainConfig) -> InstructConfig:
-    """Stage-1 settings with the rec-tuning model, precision and LoRA shape, so that rec-tuning can
-    continue the adapter."""
-    return replace(icfg, model=rec.model, precision=rec.precision, load_in_8bit=rec.load_in_8bit, lora=rec.lora)
+    """Stage-1 settings with the rec-tuning model, precision, quantization, memory lever and LoRA
+    shape, so that rec-tuning can continue the adapter on the same machine."""
+    return replace(icfg, model=rec.model, precision=rec.precision, quantize=rec.quantize,
+                   gradient_checkpointing=rec.gradient_checkpointing, lora=rec.lora)
 
 
 class Context:
