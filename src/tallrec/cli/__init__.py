@@ -31,7 +31,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
     from . import data  # noqa: F401
 
-    for name in ("train", "score", "baseline", "experiments", "reproduce", "serve", "rank"):
+    for name in ("train", "score", "baseline", "experiments", "reproduce", "serve", "rank", "recommend"):
         importlib.import_module(f"{__name__}.{name}")
 
 

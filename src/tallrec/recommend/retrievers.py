@@ -334,3 +334,34 @@ def _npz(path: Path):
         return np.load(path)
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: unreadable ({str(e).splitlines()[0]})") from None
+
+
+KNN_LAST = (1, 2, 3, 5, 10, 20)
+
+
+def valid_targets(split) -> tuple[list, list, list]:
+    """(histories, targets, excluded) of every user at the validation stage."""
+    users = split.users
+    return ([u.history("valid") for u in users], [u.target("valid") for u in users],
+            [split.excluded(u, "valid") for u in users])
+
+
+def fit_on_split(name: str, split, settings: dict | None = None) -> tuple[Retriever, dict]:
+    """`name` fitted on the training parts of `split`, settings not given chosen on validation
+    NDCG@10 only (item-kNN: `last` in KNN_LAST; SASRec: the epoch); returns (retriever, selection)."""
+    from .loo import retriever_eval
+
+    settings = dict(settings or {})
+    train = split.train_sequences()
+    if name == "itemknn" and "last" not in settings:
+        tried = {}
+        for last in KNN_LAST:
+            r = ItemKNN(last=last).fit(train, split.rows)
+            tried[last] = retriever_eval(split, r, "valid", n=1).metrics()["ndcg@10"]
+        best = max(tried, key=lambda k: (tried[k], -k))
+        return ItemKNN(last=best).fit(train, split.rows), {"on": "validation ndcg@10", "last": tried, "chosen": best}
+    r = make_retriever(name, **settings)
+    if name == "sasrec":
+        r.fit(train, split.rows, valid=valid_targets(split))
+        return r, {"on": "validation ndcg@10", "epochs": dict(r.curve), "chosen": r.cfg.chosen_epoch}
+    return r.fit(train, split.rows), {}
