@@ -10,7 +10,8 @@ A recommender folder (`build_recommender_folder`, written atomically) holds
 
 `load_recommender_folder(path)` gives a `CataloguePipeline`:
 
-    pipe.retrieve(history_ids, n=20)   -> Retrieval(ids, scores, titles, stage, note); rated items excluded
+    pipe.retrieve(history_ids, n=20)   -> Retrieval(ids, scores, titles, stage, note); rated items
+                                          excluded, each title once
     pipe.combine(retriever_scores, p_yes) -> final scores (the blend)
     pipe.recommend(history, liked, score=fn, k=10) -> Recommendation (items best first, stage, note)
 
@@ -120,6 +121,9 @@ class CataloguePipeline:
         self.by_title: dict[str, int] = {}
         for i in sorted(self.titles):  # a title held by two ids resolves to the lower id
             self.by_title.setdefault(self.titles[i], i)
+        # Recommend each title once (u.item holds a few titles under two ids): the lower id.
+        self.rankable = np.zeros(self.rows, dtype=bool)
+        self.rankable[list(self.by_title.values())] = True
 
     def item_id(self, item: Any, where: str = "item") -> int:
         """The catalogue id of an id, a title or an {"id", "title"} record; DataError if unknown."""
@@ -145,8 +149,8 @@ class CataloguePipeline:
         else:
             scores, stage = self.popularity.scores(ids), "popularity-fallback"
             note = "no history: the most popular items"
-        ranked = self.known.copy()
-        ranked[ids] = False
+        ranked = self.rankable.copy()
+        ranked[[self.by_title[self.titles[i]] for i in ids]] = False   # a rated title, under either id
         from .loo import top_n
 
         top = top_n(scores, ranked, n)

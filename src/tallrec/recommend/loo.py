@@ -2,7 +2,8 @@
 
 `retriever_eval` scores every user's catalogue once at a stage and keeps what the later steps
 need: the target's full-catalogue rank, its rank in the sampled list (target + 100 unrated
-items), and the top-N candidates with their scores (what the LLM reranks).
+items, or all unrated items in a catalogue too small for 100), and the top-N candidates with
+their scores (what the LLM reranks).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.builders.sequences import LeaveOneOut, UserSequence
-from .metrics import catalogue_rank, loo_from_ranks, sampled_candidates
+from .metrics import SAMPLED_NEGATIVES, catalogue_rank, loo_from_ranks, sampled_candidates
 
 SEED = 0
 
@@ -54,7 +55,7 @@ def retriever_eval(split: LeaveOneOut, retriever, stage: str, users=None, n: int
             ranks.append(catalogue_rank(s, t, ex, catalogue))
             pool = np.flatnonzero(catalogue)
             pool = np.setdiff1d(pool, list(split.rated(u)))
-            cands = np.asarray(sampled_candidates(t, pool.tolist(), seed, u.user))
+            cands = np.asarray(sampled_candidates(t, pool.tolist(), seed, u.user, min(SAMPLED_NEGATIVES, len(pool))))
             sranks.append(1 + int(np.count_nonzero(s[cands[1:]] > s[t])))
             ranked = catalogue.copy()
             ranked[ex] = False
