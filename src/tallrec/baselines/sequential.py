@@ -135,6 +135,12 @@ class SASRecEncoder(nn.Module):
         self.last = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        lengths = lengths.clamp(min=1)
+        return self.states(x, lengths)[torch.arange(x.shape[0], device=x.device), lengths - 1]
+
+    def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The output at every position [N, L, d] (position t sees items 0..t): what next-item
+        training over whole sequences needs (recommend/retrievers.py)."""
         n, L, _ = x.shape
         lengths = lengths.clamp(min=1)
         positions = torch.arange(L, device=x.device)
@@ -147,8 +153,7 @@ class SASRecEncoder(nn.Module):
             x = x + a
             x = x + ffn(n2(x))
             x = x * (~pad).unsqueeze(-1).to(x.dtype)
-        x = self.last(x)
-        return x[torch.arange(n, device=x.device), lengths - 1]
+        return self.last(x)
 
 
 ENCODERS = {"gru": GRUEncoder, "caser": CaserEncoder, "sasrec": SASRecEncoder}

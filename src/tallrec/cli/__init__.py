@@ -30,8 +30,8 @@ app = typer.Typer(
 
 
 # Imported in this order for their side effect of adding commands to `app` (the order of --help).
-COMMAND_MODULES = ("data", "train", "score", "calibrate", "plan", "rank", "serve", "experiments", "paper",
-                   "reproduce", "baseline")
+COMMAND_MODULES = ("data", "train", "score", "calibrate", "plan", "rank", "recommend", "serve", "experiments",
+                   "paper", "reproduce", "baseline")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

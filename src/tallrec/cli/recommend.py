@@ -1,0 +1,66 @@
+"""`tallrec recommend build`: fit a catalogue retriever and write a recommender folder.
+
+The pipeline itself is tallrec.recommend.catalogue; this module only parses options.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..core.errors import DataError
+from . import app
+
+recommend_app = typer.Typer(help="Recommend from a catalogue: retrieve, then rerank with the LLM.",
+                            no_args_is_help=True)
+app.add_typer(recommend_app, name="recommend")
+
+
+def resolve_data(data: str, data_dir: Path | None) -> Path:
+    """A folder, or a name under the data folder (ml-100k)."""
+    from ..core.paths import data_dir as default_dir
+
+    p = Path(data).expanduser()
+    if p.is_dir():
+        return p
+    q = default_dir(data_dir) / data
+    if q.is_dir():
+        return q
+    raise DataError(f"{data}: no such data folder (give a MovieLens-100K folder or a name under "
+                    f"{default_dir(data_dir)}, e.g. ml-100k)")
+
+
+@recommend_app.command("build")
+def build(
+    out: Annotated[Path, typer.Option("--out", help="Recommender folder to write.")],
+    data: Annotated[str, typer.Option("--data", help="MovieLens-100K folder or its name in the data folder.")] = "ml-100k",
+    retriever: Annotated[str, typer.Option("--retriever", help="popularity, itemknn or sasrec.")] = "itemknn",
+    last: Annotated[int | None, typer.Option("--last", min=1,
+                    help="item-kNN: history items used (default: chosen on validation).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="SASRec: most epochs.")] = None,
+    catalogue: Annotated[Path | None, typer.Option("--catalogue",
+                         help="CSV with id,title replacing u.item's titles.")] = None,
+    blend: Annotated[Path | None, typer.Option("--blend", help="blend.json (default: the retriever alone).")] = None,
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="Run or adapter folder for the rerank.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Candidates the LLM reranks.")] = 20,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data folder.")] = None,
+):
+    """Fit the retriever on the leave-one-out training parts and write the recommender folder."""
+    from ..recommend.catalogue import build_recommender_folder
+
+    settings = {}
+    if last is not None:
+        if retriever != "itemknn":
+            raise DataError("--last applies to --retriever itemknn only")
+        settings["last"] = last
+    if epochs is not None:
+        if retriever != "sasrec":
+            raise DataError("--epochs applies to --retriever sasrec only")
+        settings["epochs"] = epochs
+    path = build_recommender_folder(out, resolve_data(data, data_dir), retriever, settings, catalogue, blend,
+                                    adapter, n)
+    cfg = json.loads((path / "config.json").read_text())
+    typer.echo(f"wrote {path} ({cfg['retriever']} {json.dumps(cfg['settings'])}, {cfg['items']} items)")

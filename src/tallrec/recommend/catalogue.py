@@ -1,0 +1,261 @@
+"""Recommend from a catalogue: retrieve the top N items, rerank them with the LLM through the blend.
+
+A recommender folder (`build_recommender_folder`, written atomically) holds
+
+    catalogue.csv   id,title of every item (UTF-8)
+    retriever/      the fitted retriever (retrievers.py: retriever.json + its state)
+    popularity.npz  item counts: the fallback for a user with no history
+    blend.json      how retriever and LLM scores combine (blend.py; default: the retriever alone)
+    config.json     retriever, n, the TALLRec history rule, the data it was fitted on, the adapter
+
+`load_recommender_folder(path)` gives a `CataloguePipeline`:
+
+    pipe.retrieve(history_ids, n=20)   -> Retrieval(ids, scores, titles, stage, note); rated items
+                                          excluded, each title once
+    pipe.combine(retriever_scores, p_yes) -> final scores (the blend)
+    pipe.recommend(history, liked, score=fn, k=10) -> Recommendation (items best first, stage, note)
+
+`score(liked_titles, disliked_titles, candidate_titles) -> [P(Yes)]` is the LLM step (e.g.
+`lambda l, d, c: recommender.score(l, d, c)`); it is called only when the blend uses the LLM. The
+LLM sees the TALLRec history: the last 10 items of the history, split by their liked flag.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import DataError
+from ..data.builders.sequences import TALLREC_HISTORY
+from .blend import Blend
+from .retrievers import Popularity, Retriever, check_history, load_retriever
+
+FORMAT = "tallrec-recommender/1"
+DEFAULT_N = 20
+Scorer = Callable[[list[str], list[str], list[str]], Sequence[float]]
+
+
+def read_catalogue(path: str | os.PathLike) -> dict[int, str]:
+    """item id -> title from a MovieLens u.item (ISO-8859-1) or a UTF-8 CSV with columns id,title."""
+    from ..data.builders.movielens import read_titles
+    from ..data.builders.windows import LINE, numbers, read_table
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "u.item"
+    if p.suffix.lower() != ".csv":
+        titles = read_titles(p)
+    else:
+        df = read_table(p, sep=",", encoding="utf-8-sig", header=True, what="catalogue CSV")
+        missing = [c for c in ("id", "title") if c not in df.columns]
+        if missing:
+            raise DataError(f"{p}: catalogue needs columns id,title (missing {', '.join(missing)})")
+        ids = numbers(df, "id", p, integer=True)
+        titles = {}
+        for i, title, line in zip(ids.tolist(), df["title"], df[LINE]):
+            if i in titles:
+                raise DataError(f"{p}: line {line}: item id {i} appears twice")
+            titles[int(i)] = title
+    empty = [i for i, t in titles.items() if not str(t).strip()]
+    if empty:
+        raise DataError(f"{p}: item {empty[0]} has no title ({len(empty)} items without one)")
+    bad = [i for i in titles if i < 1]
+    if bad:
+        raise DataError(f"{p}: item ids must be positive integers, got {bad[0]}")
+    return titles
+
+
+def catalogue_csv(titles: dict[int, str]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "title"])
+    for i in sorted(titles):
+        w.writerow([i, titles[i]])
+    return buf.getvalue().encode()
+
+
+@dataclass
+class Retrieval:
+    """Top candidates of one user; unpacks as (ids, scores)."""
+
+    ids: list[int]
+    scores: list[float]
+    titles: list[str]
+    stage: str        # "retriever" or "popularity-fallback"
+    note: str = ""
+
+    def __iter__(self):
+        return iter((self.ids, self.scores))
+
+
+@dataclass
+class Recommendation:
+    items: list[dict]           # {"id", "title", "score", "retriever_score", "p_yes"} best first
+    stage: str                  # "retriever", "retriever+llm" or "popularity-fallback"
+    note: str = ""
+    candidates: int = 0
+
+
+@dataclass
+class CataloguePipeline:
+    titles: dict[int, str]
+    retriever: Retriever
+    popularity: Popularity
+    blend: Blend = field(default_factory=Blend)
+    n: int = DEFAULT_N
+    adapter: str | None = None
+    config: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.rows = self.retriever.rows
+        self.known = np.zeros(self.rows, dtype=bool)
+        ids = [i for i in self.titles if i < self.rows]
+        self.known[ids] = True
+        self.by_title: dict[str, int] = {}
+        for i in sorted(self.titles):  # a title held by two ids resolves to the lower id
+            self.by_title.setdefault(self.titles[i], i)
+        # Recommend each title once (u.item holds a few titles under two ids): the lower id.
+        self.rankable = np.zeros(self.rows, dtype=bool)
+        self.rankable[list(self.by_title.values())] = True
+
+    def item_id(self, item: Any, where: str = "item") -> int:
+        """The catalogue id of an id, a title or an {"id", "title"} record; DataError if unknown."""
+        if isinstance(item, dict):
+            item = item["id"] if "id" in item else item.get("title")
+        if isinstance(item, str):
+            if item not in self.by_title:
+                raise DataError(f"{where}: {item[:80]!r} is not in the catalogue")
+            return self.by_title[item]
+        try:
+            return check_history([item], self.rows, self.known)[0]
+        except DataError as e:
+            raise DataError(f"{where}: {e}") from None
+
+    def retrieve(self, history: Sequence[Any], n: int | None = None) -> Retrieval:
+        """The `n` best unrated catalogue items for a history (ids, titles or records, oldest first)."""
+        n = self.n if n is None else n
+        if n < 1:
+            raise DataError(f"n must be at least 1, got {n}")
+        ids = [self.item_id(h, f"history[{k}]") for k, h in enumerate(history)]
+        if ids:
+            scores, stage, note = self.retriever.scores(ids), "retriever", ""
+        else:
+            scores, stage = self.popularity.scores(ids), "popularity-fallback"
+            note = "no history: the most popular items"
+        ranked = self.rankable.copy()
+        ranked[[self.by_title[self.titles[i]] for i in ids]] = False   # a rated title, under either id
+        from .loo import top_n
+
+        top = top_n(scores, ranked, n)
+        return Retrieval([int(i) for i in top], [float(scores[i]) for i in top], [self.titles[int(i)] for i in top],
+                         stage, note)
+
+    def combine(self, retriever_scores: Sequence[float], p_yes: Sequence[float] | None) -> np.ndarray:
+        return self.blend.combine(retriever_scores, p_yes)
+
+    def tallrec_history(self, history: Sequence[Any], liked: Sequence[bool]) -> tuple[list[str], list[str]]:
+        """(liked titles, disliked titles) of the last 10 history items, oldest first."""
+        if len(liked) != len(history):
+            raise DataError(f"liked flags ({len(liked)}) must match the history ({len(history)})")
+        pairs = list(zip(history, liked))[-TALLREC_HISTORY:]
+        titles = [(self.titles[self.item_id(h)], bool(f)) for h, f in pairs]
+        return [t for t, f in titles if f], [t for t, f in titles if not f]
+
+    def recommend(self, history: Sequence[Any], liked: Sequence[bool] | None = None, score: Scorer | None = None,
+                  k: int = 10, n: int | None = None) -> Recommendation:
+        """Top `k`: the retriever's `n` candidates, reranked by the blend when it uses the LLM."""
+        if k < 1:
+            raise DataError(f"k must be at least 1, got {k}")
+        liked = [True] * len(history) if liked is None else list(liked)
+        r = self.retrieve(history, n)
+        p_yes, stage, note = None, r.stage, r.note
+        if r.stage == "retriever" and self.blend.uses_llm:
+            if score is None:
+                note = "no LLM scorer given: retriever order"
+            else:
+                lk, dk = self.tallrec_history(history, liked)
+                p_yes = [float(x) for x in score(lk, dk, r.titles)]
+                if len(p_yes) != len(r.ids):
+                    raise DataError(f"the LLM scorer returned {len(p_yes)} scores for {len(r.ids)} candidates")
+                stage = "retriever+llm"
+        elif r.stage == "retriever":
+            note = "blend keeps the retriever alone"
+        final = self.combine(r.scores, p_yes) if p_yes is not None else np.asarray(r.scores)
+        order = np.argsort(-final, kind="stable")[:k]
+        items = [{"id": r.ids[i], "title": r.titles[i], "score": float(final[i]), "retriever_score": r.scores[i],
+                  "p_yes": None if p_yes is None else p_yes[i]} for i in order]
+        return Recommendation(items, stage, note, len(r.ids))
+
+
+def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, retriever: str = "itemknn",
+                             settings: dict | None = None, catalogue: str | os.PathLike | None = None,
+                             blend: Blend | str | os.PathLike | None = None, adapter: str | os.PathLike | None = None,
+                             n: int = DEFAULT_N) -> Path:
+    """Fit `retriever` on the training parts of the leave-one-out split of `data` (a MovieLens folder)
+    and write the recommender folder `out` atomically; settings not given are chosen on validation."""
+    from ..core.io import atomic_dir, check_writable, sha256_file
+    from ..data.builders.sequences import LeaveOneOut, leave_one_out
+    from .retrievers import fit_on_split
+
+    if n < 1:
+        raise DataError(f"n must be at least 1, got {n}")
+    check_writable(out)
+    split = leave_one_out(data)
+    titles = split.titles
+    if catalogue is not None:
+        titles = read_catalogue(catalogue)
+        missing = sorted({i for u in split.users for i in u.items} - set(titles))
+        if missing:
+            raise DataError(f"{catalogue}: item {missing[0]} of the interactions has no title ({len(missing)} missing)")
+        split = LeaveOneOut(split.users, titles, split.skipped)
+    if blend is not None and not isinstance(blend, Blend):
+        blend = Blend.load(blend)
+    blend = blend or Blend(n=n, fitted={"kept": "retriever (no blend given)"})
+    if adapter is not None:
+        from .recommender import resolve_run
+
+        resolve_run(adapter)
+    fitted, selection = fit_on_split(retriever, split, settings)
+    pop = Popularity().fit(split.train_sequences(), split.rows)
+    raw = Path(data)
+    config = {"format": FORMAT, "retriever": retriever, "settings": fitted.settings(), "selection": selection,
+              "n": n, "tallrec_history": TALLREC_HISTORY, "like_above": 3, "items": len(titles),
+              "data": str(raw), "data_sha256": {f: sha256_file(raw / f) for f in ("u.data", "u.item")
+                                                if (raw / f).is_file()},
+              "fitted_on": "training parts of the leave-one-out split (last two ratings per user held out)",
+              "adapter": None if adapter is None else str(Path(adapter).resolve())}
+    with atomic_dir(out) as tmp:
+        (tmp / "catalogue.csv").write_bytes(catalogue_csv(titles))
+        fitted.save(tmp / "retriever")
+        np.savez(tmp / "popularity.npz", counts=pop.counts)
+        blend.save(tmp / "blend.json")
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return Path(out)
+
+
+def load_recommender_folder(path: str | os.PathLike) -> CataloguePipeline:
+    from ..core.io import read_json
+
+    p = Path(path)
+    if not (p / "config.json").is_file():
+        raise DataError(f"{p}: not a recommender folder (no config.json; `tallrec recommend build` writes one)")
+    config = read_json(p / "config.json")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise DataError(f"{p / 'config.json'}: not a {FORMAT} config")
+    titles = read_catalogue(p / "catalogue.csv")
+    retriever = load_retriever(p / "retriever")
+    pop = Popularity()
+    pop.rows = retriever.rows
+    pop._load_state(p)
+    if len(pop.counts) != retriever.rows or max(titles) >= retriever.rows:
+        raise DataError(f"{p}: catalogue, retriever and popularity disagree on the item ids")
+    return CataloguePipeline(titles, retriever, pop, Blend.load(p / "blend.json"), int(config.get("n", DEFAULT_N)),
+                             config.get("adapter"), config)

@@ -1,0 +1,119 @@
+"""The recommender folder, the catalogue pipeline, `tallrec recommend build`, and the benchmark smoke run."""
+
+from __future__ import annotations
+
+import json
+import random
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import one_line_error, write_raw_movielens
+
+from tallrec.core.errors import DataError
+from tallrec.recommend.blend import Blend
+from tallrec.recommend.catalogue import build_recommender_folder, load_recommender_folder, read_catalogue
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def raw(tmp_path):
+    rng = random.Random(0)
+    titles = {i: f"Film {i} (19{50 + i})" for i in range(1, 41)}
+    titles[40] = titles[39]  # u.item holds a few titles twice
+    ratings, ts = [], 0
+    for u in range(1, 31):
+        for i in rng.sample(range(1, 21) if u % 2 else range(15, 39), 10):
+            ts += 1
+            ratings.append((u, i, rng.randint(1, 5), ts))
+    return write_raw_movielens(tmp_path / "ml", ratings, titles)
+
+
+def test_build_load_retrieve(tmp_path, raw):
+    out = build_recommender_folder(tmp_path / "rec", raw, "itemknn")
+    assert sorted(p.name for p in out.iterdir()) == ["blend.json", "catalogue.csv", "config.json",
+                                                      "popularity.npz", "retriever"]
+    pipe = load_recommender_folder(out)
+    assert pipe.titles[3] == "Film 3 (1953)" and pipe.config["selection"]["chosen"] == pipe.retriever.last
+    ids, scores = pipe.retrieve([1, "Film 2 (1952)", {"id": 3, "title": "Film 3 (1953)"}], n=5)
+    assert len(ids) == 5 and not {1, 2, 3} & set(ids) and scores == sorted(scores, reverse=True)
+    titles = pipe.retrieve([1], n=40).titles
+    assert len(titles) == len(set(titles)) == 38 and 40 not in pipe.retrieve([1], n=40).ids  # each title once
+    assert 39 not in pipe.retrieve([40], n=40).ids  # its twin was rated
+    r = pipe.retrieve([], n=3)
+    assert r.stage == "popularity-fallback" and "no history" in r.note
+    np.testing.assert_array_equal(r.scores, np.sort(pipe.popularity.counts)[::-1][:3])
+    rec = pipe.recommend([1, 2, 3], k=2)
+    assert rec.stage == "retriever" and len(rec.items) == 2 and rec.items[0]["p_yes"] is None
+    for bad, match in (([999], "history\\[0\\]: .*not in the catalogue"), (["Nope (1900)"], "not in the catalogue"),
+                       ([True], "not an item id")):
+        with pytest.raises(DataError, match=match):
+            pipe.retrieve(bad)
+
+
+def test_llm_rerank_through_the_blend(tmp_path, raw):
+    out = build_recommender_folder(tmp_path / "rec", raw, "popularity", blend=Blend("weight", "score", 0.0, 1.0, 10),
+                                   n=10)
+    pipe = load_recommender_folder(out)
+    seen = {}
+
+    def score(liked, disliked, titles):
+        seen.update(liked=liked, disliked=disliked, titles=titles)
+        return [0.9 if t == titles[-1] else 0.1 for t in titles]
+
+    history = list(range(1, 13))
+    rec = pipe.recommend(history, [h % 2 == 0 for h in history], score=score, k=3)
+    assert rec.stage == "retriever+llm" and rec.candidates == 10
+    assert rec.items[0]["title"] == seen["titles"][-1] and rec.items[0]["p_yes"] == 0.9
+    assert len(seen["liked"]) + len(seen["disliked"]) == 10          # the last 10 ratings
+    assert seen["liked"][0] == "Film 4 (1954)" and seen["disliked"][0] == "Film 3 (1953)"
+    assert pipe.recommend(history, score=None, k=3).note.startswith("no LLM scorer")
+    with pytest.raises(DataError, match="returned 1 scores"):
+        pipe.recommend(history, score=lambda a, b, c: [0.5], k=3)
+
+
+def test_bad_catalogue_and_folder(tmp_path, raw):
+    (tmp_path / "c.csv").write_text("id,name\n1,x\n")
+    with pytest.raises(DataError, match="needs columns id,title"):
+        read_catalogue(tmp_path / "c.csv")
+    (tmp_path / "c2.csv").write_text("id,title\n1,Film\n2,\n")
+    with pytest.raises(DataError, match="item 2 has no title"):
+        read_catalogue(tmp_path / "c2.csv")
+    (tmp_path / "c3.csv").write_text("id,title\n1,Film\n")
+    with pytest.raises(DataError, match="has no title"):
+        build_recommender_folder(tmp_path / "rec", raw, "popularity", catalogue=tmp_path / "c3.csv")
+    assert not (tmp_path / "rec").exists()
+    with pytest.raises(DataError, match="not a recommender folder"):
+        load_recommender_folder(tmp_path)
+    (tmp_path / "c4.csv").write_text("id,title\n" + "".join(f"{i},Titled {i}\n" for i in range(1, 45)))
+    pipe = load_recommender_folder(build_recommender_folder(tmp_path / "rec", raw, "popularity",
+                                                            catalogue=tmp_path / "c4.csv"))
+    assert pipe.titles[44] == "Titled 44" and 44 in pipe.retrieve([1], n=50).ids  # unrated, still ranked
+
+
+def test_cli_build(tmp_path, raw, run_cli):
+    code, out, err = run_cli("recommend", "build", "--data", raw, "--retriever", "itemknn", "--last", "2",
+                             "--out", tmp_path / "rec")
+    assert code == 0, err
+    assert "itemknn" in out and json.loads((tmp_path / "rec" / "config.json").read_text())["settings"] == {"last": 2}
+    code, out, err = run_cli("recommend", "build", "--data", raw, "--retriever", "bm25", "--out", tmp_path / "r2")
+    one_line_error(code, err, "unknown retriever")
+    code, out, err = run_cli("recommend", "build", "--data", tmp_path / "none", "--out", tmp_path / "r3")
+    one_line_error(code, err, "no such data folder")
+
+
+@pytest.mark.integration
+def test_recommend_bench_smoke(tmp_path, shared_data, tiny_model_dir):
+    main = runpy.run_path(str(REPO / "benchmarks" / "recommend_bench.py"), run_name="bench")["main"]
+    out = tmp_path / "rec.json"
+    fig = main(["--data", str(shared_data / "ml-100k"), "--retrievers", "popularity,itemknn", "--users", "3",
+                "--model", str(tiny_model_dir), "--precision", "fp32", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["users"] == 3 and saved["best_retriever"] == "itemknn"
+    assert round(saved["popularity_ndcg10_test"], 4) == 0.0450
+    for key in ("protocol", "retrievers", "llm_rerank", "pipeline", "diff_ndcg10", "diff_ci95", "seconds_per_user"):
+        assert key in saved, key
+    assert saved["diff_ci95"][0] <= saved["diff_ndcg10"] <= saved["diff_ci95"][1]
+    assert fig["blend"]["fitted"]["users"] == 3 and fig["llm_rerank"]
