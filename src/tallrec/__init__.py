@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # what static tools (type checkers, the API reference) see; a
     from .data.samples import Sample, load_samples
     from .data.users import Item, User
     from .recommend.recommender import Recommender, load
-    from .recommend.records import RankedItem
+    from .recommend.records import RankedItem, RecommendedItem
     from .tuning.config import InstructConfig, TrainConfig
 
 __version__ = "0.1.0"
@@ -31,6 +31,7 @@ _EXPORTS = {
     "load": ".recommend.recommender",
     "Recommender": ".recommend.recommender",
     "RankedItem": ".recommend.records",
+    "RecommendedItem": ".recommend.records",
     "User": ".data.users",
     "Item": ".data.users",
     "Sample": ".data.samples",
@@ -40,7 +41,7 @@ _EXPORTS = {
     "InstructConfig": ".tuning.config",
     "TallrecError": ".core.errors",
 }
-__all__ = ["InstructConfig", "Item", "RankedItem", "Recommender", "Sample", "TallrecError", "TrainConfig", "User",
+__all__ = ["InstructConfig", "Item", "RankedItem", "RecommendedItem", "Recommender", "Sample", "TallrecError", "TrainConfig", "User",
            "__version__", "load", "load_domain", "load_samples"]
 
 

@@ -117,3 +117,42 @@ def test_recommend_bench_smoke(tmp_path, shared_data, tiny_model_dir):
         assert key in saved, key
     assert saved["diff_ci95"][0] <= saved["diff_ndcg10"] <= saved["diff_ci95"][1]
     assert fig["blend"]["fitted"]["users"] == 3 and fig["llm_rerank"]
+
+
+def test_recommender_recommends_from_the_catalogue(tmp_path, raw, tiny_model_dir):
+    """tallrec.load(catalogue=FOLDER).recommend: unrated items only, the LLM's P(Yes) through the
+    blend, the stage on every record; no history falls back to popularity and says so."""
+    import tallrec
+
+    out = build_recommender_folder(tmp_path / "rec", raw, "popularity", blend=Blend("weight", "score", 0.0, 1.0, 10),
+                                   n=10)
+    rec = tallrec.load(model=str(tiny_model_dir), precision="fp32", device="cpu", catalogue=out)
+    me = tallrec.User(liked=["Film 1 (1951)", "Film 2 (1952)"], disliked=["Film 3 (1953)"])
+    top = rec.recommend(me, k=4)
+    assert len(top) == 4 and all(r.stage == "retriever+llm" for r in top)
+    assert not {r.item.title for r in top} & {"Film 1 (1951)", "Film 2 (1952)", "Film 3 (1953)"}
+    assert [r.score for r in top] == sorted((r.score for r in top), reverse=True)
+    want = rec.score(me, [r.item.title for r in top])
+    assert [r.p_yes for r in top] == pytest.approx(want, abs=1e-6)  # the same scorer, the same prompts
+    cold = rec.recommend(tallrec.User(), k=2)
+    assert [r.stage for r in cold] == ["popularity-fallback"] * 2 and "no history" in cold[0].note
+    with pytest.raises(DataError, match="not in the catalogue"):
+        rec.recommend(tallrec.User(liked=["Nope (1900)"]))
+    with pytest.raises(DataError, match="recommend needs a catalogue"):
+        tallrec.load(model=str(tiny_model_dir), precision="fp32", device="cpu").recommend(me)
+
+
+def test_cli_recommend_writes_one_line_per_user_and_refuses_bad_lines(tmp_path, raw, tiny_model_dir, run_cli):
+    out = build_recommender_folder(tmp_path / "rec", raw, "itemknn")
+    users = tmp_path / "users.jsonl"
+    users.write_text('{"user": "a", "liked": ["Film 1 (1951)"], "disliked": ["Film 2 (1952)"]}\n{"user": 7}\n')
+    code, _, err = run_cli("recommend", "--catalogue", out, "--users", users, "--out", tmp_path / "recs.jsonl",
+                           "--k", "3", "--model", tiny_model_dir, "--precision", "fp32")
+    assert code == 0, err
+    rows = [json.loads(x) for x in (tmp_path / "recs.jsonl").read_text().splitlines()]
+    assert [r["user"] for r in rows] == ["a", 7] and [len(r["items"]) for r in rows] == [3, 3]
+    assert rows[0]["items"][0]["stage"] == "retriever" and rows[1]["items"][0]["stage"] == "popularity-fallback"
+    users.write_text('{"user": "a", "liked": ["Film 1 (1951)"], "candidates": ["x"]}\n')
+    code, _, err = run_cli("recommend", "--catalogue", out, "--users", users, "--out", tmp_path / "r2.jsonl",
+                           "--model", tiny_model_dir)
+    assert code == 1 and "line 1: unknown field 'candidates'" in err and not (tmp_path / "r2.jsonl").exists()

@@ -1,4 +1,5 @@
-"""`tallrec recommend build`: fit a catalogue retriever and write a recommender folder.
+"""`tallrec recommend build` fits a catalogue retriever and writes a recommender folder;
+`tallrec recommend --catalogue FOLDER --users users.jsonl --out recs.jsonl` recommends from it.
 
 The pipeline itself is tallrec.recommend.catalogue; this module only parses options.
 """
@@ -14,9 +15,40 @@ import typer
 from ..core.errors import DataError
 from . import app
 
-recommend_app = typer.Typer(help="Recommend from a catalogue: retrieve, then rerank with the LLM.",
-                            no_args_is_help=True)
+recommend_app = typer.Typer(help="Recommend from a catalogue: retrieve, then rerank with the LLM "
+                            "(`build` writes the catalogue folder).", no_args_is_help=True)
 app.add_typer(recommend_app, name="recommend")
+
+
+@recommend_app.callback(invoke_without_command=True)
+def recommend(
+    ctx: typer.Context,
+    catalogue: Annotated[Path | None, typer.Option("--catalogue", help="Recommender folder (`tallrec recommend build`).")] = None,
+    users: Annotated[Path | None, typer.Option("--users", help="users.jsonl: {user, liked, disliked} a line.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="recs.jsonl: {user, items} a line, in input order.")] = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="Items recommended per user.")] = 10,
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="Run or adapter folder (default: the folder's).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Base model (default: the adapter's).")] = None,
+    precision: Annotated[str, typer.Option("--precision", help="auto | fp32 | bf16 | fp16.")] = "auto",
+):
+    """Recommend the top k unrated catalogue items for each user of users.jsonl."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if catalogue is None or users is None or out is None:
+        raise DataError("give --catalogue FOLDER, --users users.jsonl and --out recs.jsonl (or `recommend build`)")
+    from ..core.io import check_writable, write_text_atomic
+    from ..recommend.recommender import Recommender
+    from ..recommend.userfile import read_history_users
+
+    lines = read_history_users(users)
+    check_writable(out, folder=False)
+    rec = Recommender.load(adapter, model=model, precision=precision, catalogue=catalogue)
+    rows = []
+    for line in lines:
+        items = rec.recommend(line.as_user, k=k)
+        rows.append(json.dumps({"user": line.user, "items": [r.model_dump() for r in items]}) + "\n")
+    write_text_atomic(out, "".join(rows))
+    typer.echo(f"recommended {k} items to each of {len(lines)} users -> {out}")
 
 
 def resolve_data(data: str, data_dir: Path | None) -> Path:

@@ -23,7 +23,7 @@ from ..core.defaults import DEFAULT_CUTOFF, DEFAULT_MODEL
 from ..data.samples import Sample
 from ..data.users import ItemLike, User, as_candidates, as_user, title
 from .prefix_engine import DEFAULT_BATCH, PrefixEngine
-from .records import RankedItem, ranked
+from .records import RankedItem, RecommendedItem, ranked
 
 
 def base_model(adapters: Iterable[Path | None], model: str | None = None) -> str:
@@ -43,11 +43,12 @@ class Recommender:
     `tallrec.load` (or `Recommender.load`); `Recommender.on(lm, adapter)` wraps a model already loaded."""
 
     def __init__(self, lm, cutoff: int = DEFAULT_CUTOFF, batch_size: int = DEFAULT_BATCH, domain: str = "movie",
-                 quote_history: bool = True, adapter: str | None = None):
+                 quote_history: bool = True, adapter: str | None = None, catalogue=None):
         from ..llm.encoding import lm_template
 
         self.lm = lm
         self.adapter = adapter
+        self.catalogue = catalogue  # a CataloguePipeline (recommend/catalogue.py), for `recommend`
         self.domain, self.quote_history = domain, quote_history
         self.engine = PrefixEngine(lm.model, lm.tokenizer, lm_template(lm), cutoff, batch_size)
 
@@ -57,17 +58,24 @@ class Recommender:
 
     @classmethod
     def load(cls, run: str | os.PathLike | None = None, *, model: str | None = None, device: str | None = None,
-             precision: str = "auto", batch_size: int = DEFAULT_BATCH, cutoff: int | None = None) -> Recommender:
+             precision: str = "auto", batch_size: int = DEFAULT_BATCH, cutoff: int | None = None,
+             catalogue: str | os.PathLike | None = None) -> Recommender:
         """The base model (`model`: a registry name, HF folder or .gguf file; default: the adapter's
-        base, else smollm2-135m) with the run's adapter merged in, or the untuned model for None."""
+        base, else smollm2-135m) with the run's adapter merged in, or the untuned model for None.
+        `catalogue` is a recommender folder (`tallrec recommend build`) for `recommend`; without
+        `run`, the adapter it names (if any) is the one loaded."""
         from ..llm.adapters import check_adapter_base, find_adapter, with_adapter
         from ..llm.models import load_model
+        from .catalogue import load_recommender_folder
 
-        folder = find_adapter(run)
+        pipe = None if catalogue is None else load_recommender_folder(catalogue)
+        folder = find_adapter(run if run is not None or pipe is None else pipe.adapter)
         lm = load_model(base_model([folder], model), precision, device)
         if folder is not None:
             check_adapter_base(folder, lm)
-        return cls.on(with_adapter(lm, folder), folder, batch_size=batch_size, cutoff=cutoff)
+        rec = cls.on(with_adapter(lm, folder), folder, batch_size=batch_size, cutoff=cutoff)
+        rec.catalogue = pipe
+        return rec
 
     @classmethod
     def on(cls, lm, adapter: Path | None, *, batch_size: int = DEFAULT_BATCH, cutoff: int | None = None,
@@ -108,6 +116,27 @@ class Recommender:
         requests = list(requests)
         return [ranked(as_candidates(c), s, k) for (_, c), s in zip(requests, self.score_many(requests, progress))]
 
+    def recommend(self, user: User | dict, k: int = 10, n: int | None = None) -> list[RecommendedItem]:
+        """The top `k` catalogue items the user has not rated: the retriever's top `n` (the folder's
+        setting, 20 by default), reranked through the blend fitted on validation users (which keeps
+        the retriever's order unless the LLM's gain there was significant). A user with no history
+        gets the most popular items, and each record says so."""
+        from ..core.errors import DataError
+
+        if self.catalogue is None:
+            raise DataError("recommend needs a catalogue: tallrec.load(..., catalogue=FOLDER) with a folder "
+                            "written by `tallrec recommend build`")
+        u = as_user(user)
+        history = [title(t) for t in u.liked] + [title(t) for t in u.disliked]
+        liked = [True] * len(u.liked) + [False] * len(u.disliked)
+        rec = self.catalogue.recommend(history, liked, score=self._score_titles, k=k, n=n)
+        return [RecommendedItem(item={"title": x["title"], "id": x["id"]}, score=x["score"],
+                                retriever_score=x["retriever_score"], p_yes=x["p_yes"], stage=rec.stage,
+                                note=rec.note) for x in rec.items]
+
+    def _score_titles(self, liked: list[str], disliked: list[str], candidates: list[str]) -> list[float]:
+        return self.score(User(liked=liked, disliked=disliked), candidates)
+
     def evaluate(self, samples: Sequence[Sample], data: str = "samples", out: str | os.PathLike | None = None,
                  **extra: Any) -> dict:
         """The common metrics record (AUC, n, ...) of labelled samples, scored in the adapter's prompt
@@ -120,8 +149,9 @@ class Recommender:
 
 
 def load(run: str | os.PathLike | None = None, *, model: str | None = None, device: str | None = None,
-         precision: str = "auto") -> Recommender:
+         precision: str = "auto", catalogue: str | os.PathLike | None = None) -> Recommender:
     """`tallrec.load`: a Recommender for a run folder, an adapter folder, or None (the untuned base
     model). `model` overrides the base model, `device` ("cpu", "cuda", ...) and `precision`
-    ("auto", "fp32", "bf16", "fp16") how it is held."""
-    return Recommender.load(run, model=model, device=device, precision=precision)
+    ("auto", "fp32", "bf16", "fp16") how it is held; `catalogue` (a recommender folder from
+    `tallrec recommend build`) lets it `recommend` from the whole catalogue."""
+    return Recommender.load(run, model=model, device=device, precision=precision, catalogue=catalogue)

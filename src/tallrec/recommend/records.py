@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 from ..core.errors import DataError
-from ..data.users import ItemLike
+from ..data.users import Item, ItemLike
 
 
 class RankedItem(BaseModel):
@@ -27,3 +27,15 @@ def top_k(scores: Sequence[float], k: int | None) -> list[int]:
 
 def ranked(candidates: Sequence[ItemLike], scores: Sequence[float], k: int | None) -> list[RankedItem]:
     return [RankedItem(item=candidates[i], p_yes=float(scores[i]), index=i) for i in top_k(scores, k)]
+
+
+class RecommendedItem(BaseModel):
+    """One item recommended from the catalogue: its final score, what the retriever and the LLM gave
+    it, and the stage that put it there ("retriever", "retriever+llm" or "popularity-fallback")."""
+
+    item: Item
+    score: float
+    retriever_score: float
+    p_yes: float | None = None
+    stage: str
+    note: str = ""

@@ -125,3 +125,38 @@ def shard_users(engine, users: Sequence[UserLine], domain: str = "movie", quote_
                                  progress=progress and main)
 
     return shard_and_gather(users, work)
+
+
+class HistoryLine(Strict):
+    """One line of the users.jsonl of `tallrec recommend`: a user and their history, no candidates."""
+
+    user: StrictStr | StrictInt
+    liked: list[ItemLike] = []
+    disliked: list[ItemLike] = []
+
+    @property
+    def as_user(self) -> User:
+        return User(liked=self.liked, disliked=self.disliked, id=self.user)
+
+
+def read_history_users(path: str | os.PathLike) -> list[HistoryLine]:
+    """Every line of a users.jsonl of histories, checked; a one-line DataError naming the line otherwise."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such file (users, one JSON object a line)")
+    out = []
+    for n, raw in enumerate(p.read_text(encoding="utf-8", errors="strict").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+            line = HistoryLine.model_validate(obj)
+            line.as_user  # the history's own checks  # noqa: B018
+        except json.JSONDecodeError as e:
+            raise DataError(f"{p}: line {n}: invalid JSON ({e.msg} at column {e.colno})") from None
+        except ValidationError as e:
+            raise DataError(f"{p}: line {n}: {one_line(e)}") from None
+        out.append(line)
+    if not out:
+        raise DataError(f"{p}: holds no users")
+    return out
