@@ -150,3 +150,19 @@ def test_evaluate_is_the_common_metrics_record_in_the_adapters_prompt_style(tmp_
 
     assert got["prompt"] == "stats" and got["n"] == len(samples) and got["data"] == "tiny"
     assert got["auc"] == pytest.approx(auc([s.label for s in samples], want), abs=1e-6)
+
+
+def test_a_calibrated_adapter_serves_calibrated_probabilities_in_the_same_order(tmp_path, tiny_model_dir):
+    from tallrec.llm.calibration import Calibration, save_calibration
+
+    run = _run_folder(tmp_path, tiny_model_dir)
+    raw = tallrec.load(run, precision="fp32", device="cpu")
+    titles = CANDIDATES[:6]
+    before = raw.score(USER, titles)
+    cal = Calibration("temperature", {"temperature": 3.0})
+    save_calibration(run / "adapter", cal)
+    rec = tallrec.load(run, precision="fp32", device="cpu")
+    after = rec.score(USER, titles)
+    assert after == pytest.approx(list(cal.apply(before)), abs=1e-9) and after != pytest.approx(before, abs=1e-3)
+    assert [r.index for r in rec.rank(USER, titles, k=None)] == [r.index for r in raw.rank(USER, titles, k=None)]
+    assert rec.score_many([(USER, titles)])[0] == pytest.approx(after, abs=1e-9)

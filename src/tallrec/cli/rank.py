@@ -60,7 +60,7 @@ def rank(
     joined = _init_distributed()
     try:
         rec = Recommender.load(run, model=f.model, precision=f.precision, batch_size=f.batch_size, cutoff=f.cutoff)
-        scores = shard_users(rec.engine, lines, rec.domain, rec.quote_history, progress=True)
+        scores = shard_users(rec, lines, progress=True)
         if is_main():
             write_text_atomic(out, render_ranked(lines, scores, k))
             n = sum(len(u.candidates) for u in lines)

@@ -44,11 +44,15 @@ class Recommender:
 
     def __init__(self, lm, cutoff: int = DEFAULT_CUTOFF, batch_size: int = DEFAULT_BATCH, domain: str = "movie",
                  quote_history: bool = True, adapter: str | None = None, catalogue=None):
+        from ..llm.calibration import load_calibration
         from ..llm.encoding import lm_template
 
         self.lm = lm
         self.adapter = adapter
         self.catalogue = catalogue  # a CataloguePipeline (recommend/catalogue.py), for `recommend`
+        # calibration.json beside the adapter (`tallrec calibrate`): P(Yes) is mapped through it, a
+        # monotone map, so rankings are unchanged and the probabilities are calibrated.
+        self.calibration = load_calibration(adapter)
         self.domain, self.quote_history = domain, quote_history
         self.engine = PrefixEngine(lm.model, lm.tokenizer, lm_template(lm), cutoff, batch_size)
 
@@ -97,7 +101,10 @@ class Recommender:
     def score(self, user: User | dict, candidates: Sequence[ItemLike]) -> list[float]:
         """P(Yes) of each candidate, in the order given."""
         sample, items = self._pair(user, candidates, "")
-        return [float(x) for x in self.engine.score(sample, [title(c) for c in items])]
+        return self._calibrated(self.engine.score(sample, [title(c) for c in items]))
+
+    def _calibrated(self, raw) -> list[float]:
+        return [float(x) for x in (raw if self.calibration is None else self.calibration.apply(raw))]
 
     def rank(self, user: User | dict, candidates: Sequence[ItemLike], k: int | None = 10) -> list[RankedItem]:
         """The top `k` candidates (all when k is None), best first; ties keep input order."""
@@ -109,7 +116,7 @@ class Recommender:
         """`score` for each (user, candidates) pair; every pair is checked before any scoring."""
         pairs = [self._pair(u, c, f"request {i}") for i, (u, c) in enumerate(requests)]
         scored = self.engine.score_many([(s, [title(c) for c in items]) for s, items in pairs], progress=progress)
-        return [[float(x) for x in s] for s in scored]
+        return [self._calibrated(s) for s in scored]
 
     def rank_many(self, requests: Iterable[tuple[User | dict, Sequence[ItemLike]]], k: int | None = 10,
                   progress: bool = False) -> list[list[RankedItem]]:

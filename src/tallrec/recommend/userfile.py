@@ -22,7 +22,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from pydantic import Field, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
 from ..core.distributed import shard_and_gather
@@ -116,13 +115,11 @@ def render_ranked(users: Sequence[UserLine], scores: Sequence[Sequence[float]], 
     return "".join(json.dumps(ranked_line(u, s, k)) + "\n" for u, s in zip(users, scores))
 
 
-def shard_users(engine, users: Sequence[UserLine], domain: str = "movie", quote_history: bool = True,
-                progress: bool = True) -> list[np.ndarray]:
-    """P(Yes) of every user's candidates, users split round-robin over the torch.distributed ranks
-    (when initialized). Every rank gets the merged list in input order."""
+def shard_users(rec, users: Sequence[UserLine], progress: bool = True) -> list[list[float]]:
+    """P(Yes) of every user's candidates from a Recommender, users split round-robin over the
+    torch.distributed ranks (when initialized). Every rank gets the merged list in input order."""
     def work(mine: list[UserLine], main: bool):
-        return engine.score_many([(u.as_user.sample(domain, quote_history), u.titles) for u in mine],
-                                 progress=progress and main)
+        return rec.score_many([(u.as_user, u.candidates) for u in mine], progress=progress and main)
 
     return shard_and_gather(users, work)
 
