@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from pathlib import Path
 
 import typer
 
@@ -38,6 +39,8 @@ def serve(
     api_key: str | None = typer.Option(None, "--api-key", envvar=API_KEY_ENV, show_envvar=True,
                                        help="Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key)."),
     log_level: str = typer.Option("info", "--log-level", help="debug | info | warning | error."),
+    catalogue: Path | None = typer.Option(None, "--catalogue", help="Recommender folder (`tallrec recommend build`): "
+                                          "enables POST /v1/recommend."),
 ):
     """Serve P(Yes) scores and rankings over HTTP, micro-batching concurrent requests."""
     from ..core.extras import require_extra
@@ -71,7 +74,12 @@ def serve(
         failure.append(message)
         server.should_exit = True
 
-    web = create_app(lambda: load_engine(specs, model, precision or "auto", device, max_batch, domain), settings, load_failed)
+    if catalogue is not None:
+        from ..recommend.catalogue import load_recommender_folder
+
+        load_recommender_folder(catalogue)  # a bad folder is refused before the model loads
+    web = create_app(lambda: load_engine(specs, model, precision or "auto", device, max_batch, domain, catalogue),
+                     settings, load_failed)
     server = make_server(web, host, port, log_level)
     server.run()
     if failure:

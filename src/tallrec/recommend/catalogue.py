@@ -172,21 +172,29 @@ class CataloguePipeline:
     def recommend(self, history: Sequence[Any], liked: Sequence[bool] | None = None, score: Scorer | None = None,
                   k: int = 10, n: int | None = None) -> Recommendation:
         """Top `k`: the retriever's `n` candidates, reranked by the blend when it uses the LLM."""
+        r, ask = self.candidates(history, liked, k, n)
+        p_yes = None if ask is None or score is None else [float(x) for x in score(*ask, r.titles)]
+        return self.finish(r, p_yes, k, note="no LLM scorer given: retriever order" if ask and score is None else "")
+
+    def candidates(self, history: Sequence[Any], liked: Sequence[bool] | None, k: int,
+                   n: int | None = None) -> tuple[Retrieval, tuple[list[str], list[str]] | None]:
+        """Step 1 of `recommend`: the retrieval, and the (liked, disliked) TALLRec history to score its
+        titles with when the blend uses the LLM (else None). The server awaits the LLM in between."""
         if k < 1:
             raise DataError(f"k must be at least 1, got {k}")
         liked = [True] * len(history) if liked is None else list(liked)
         r = self.retrieve(history, n)
-        p_yes, stage, note = None, r.stage, r.note
-        if r.stage == "retriever" and self.blend.uses_llm:
-            if score is None:
-                note = "no LLM scorer given: retriever order"
-            else:
-                lk, dk = self.tallrec_history(history, liked)
-                p_yes = [float(x) for x in score(lk, dk, r.titles)]
-                if len(p_yes) != len(r.ids):
-                    raise DataError(f"the LLM scorer returned {len(p_yes)} scores for {len(r.ids)} candidates")
-                stage = "retriever+llm"
-        elif r.stage == "retriever":
+        ask = self.tallrec_history(history, liked) if r.stage == "retriever" and self.blend.uses_llm else None
+        return r, ask
+
+    def finish(self, r: Retrieval, p_yes: Sequence[float] | None, k: int, note: str = "") -> Recommendation:
+        """Step 2 of `recommend`: the blend of the retriever's scores and the LLM's P(Yes), top `k`."""
+        stage, note = r.stage, note or r.note
+        if p_yes is not None:
+            if len(p_yes) != len(r.ids):
+                raise DataError(f"the LLM scorer returned {len(p_yes)} scores for {len(r.ids)} candidates")
+            stage = "retriever+llm"
+        elif r.stage == "retriever" and not self.blend.uses_llm:
             note = "blend keeps the retriever alone"
         final = self.combine(r.scores, p_yes) if p_yes is not None else np.asarray(r.scores)
         order = np.argsort(-final, kind="stable")[:k]

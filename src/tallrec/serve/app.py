@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..core.errors import DataError
 from ..data.users import title
 from ..recommend.records import ranked
 from .batcher import BatcherClosed, MicroBatcher, QueueFull
@@ -33,6 +34,8 @@ from .schemas import (
     Limits,
     RankRequest,
     RankResponse,
+    RecommendRequest,
+    RecommendResponse,
     RequestError,
     RerankRequest,
     RerankResponse,
@@ -240,6 +243,32 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
         return {"id": request.state.request_id, "results": results,
                 "meta": {"api_version": {"version": version}, "adapter": name, "model": state.engine.model,
                          "latency_ms": latency_ms(request)}}
+
+    @app.post("/v1/recommend", response_model=RecommendResponse)
+    async def recommend(request: Request):
+        """The top k catalogue items the user has not rated: retrieval, then (when the blend uses
+        it) the LLM through the micro-batcher, then the blend (recommend/catalogue.py)."""
+        req = await parsed(request, RecommendRequest)
+        engine = state.require_engine()
+        pipe = getattr(engine, "catalogue", None)
+        if pipe is None:
+            raise RequestError(404, "this server has no catalogue: start it with `tallrec serve --catalogue FOLDER`")
+        history = [title(t) for t in req.liked] + [title(t) for t in req.disliked]
+        liked = [True] * len(req.liked) + [False] * len(req.disliked)
+        try:
+            retrieval, ask = pipe.candidates(history, liked, req.k)
+        except DataError as e:
+            raise RequestError(422, str(e)) from None
+        name, p_yes = None, None
+        if ask is not None:
+            name, p_yes = await state.score(ScoreRequest(liked=ask[0], disliked=ask[1], candidates=retrieval.titles,
+                                                         adapter=req.adapter))
+        rec = pipe.finish(retrieval, p_yes, req.k)
+        items = [{"item": {"title": x["title"], "id": x["id"]}, "score": x["score"],
+                  "retriever_score": x["retriever_score"], "p_yes": x["p_yes"], "stage": rec.stage, "note": rec.note}
+                 for x in rec.items]
+        return {"items": items, "stage": rec.stage, "note": rec.note, "adapter": name, "model": engine.model,
+                "latency_ms": latency_ms(request)}
 
     @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True)
     async def rerank_v1(request: Request):

@@ -68,10 +68,11 @@ class ScoringEngine:
     worker thread calls it, so switching the active adapter between batches is safe.
     """
 
-    def __init__(self, lm, peft_model, specs: list[AdapterSpec], recommenders: dict, name: str):
+    def __init__(self, lm, peft_model, specs: list[AdapterSpec], recommenders: dict, name: str, catalogue=None):
         self.lm, self.peft, self.specs, self.recommenders = lm, peft_model, specs, recommenders
         self.adapters = [s.name for s in specs]
         self.model = name
+        self.catalogue = catalogue  # a CataloguePipeline for /v1/recommend (`--catalogue`), or None
 
     def _active(self, adapter: str):
         """Make `adapter` the one the shared model runs; a context manager for `base`."""
@@ -107,7 +108,8 @@ class ScoringEngine:
 
 
 def load_engine(specs: list[AdapterSpec], model: str | None = None, precision: str = "auto",
-                device: str | None = None, max_batch: int = 32, domain: str = "movie") -> ScoringEngine:
+                device: str | None = None, max_batch: int = 32, domain: str = "movie",
+                catalogue: Path | None = None) -> ScoringEngine:
     """Load the base model once and attach every adapter (runs in the server's loader thread);
     each adapter gets a `Recommender.on` view of the shared model. `domain` is the item noun of
     `base` and of adapters that recorded none."""
@@ -130,7 +132,12 @@ def load_engine(specs: list[AdapterSpec], model: str | None = None, precision: s
         view = replace(lm, model=lm.model if net is None else net,
                        prompt=None if folder is None else adapter_prompt(folder))
         recommenders[s.name] = Recommender.on(view, folder, batch_size=max_batch, domain=domain)
-    return ScoringEngine(lm, None if net is None or len(specs) == 1 else net, specs, recommenders, name)
+    pipe = None
+    if catalogue is not None:
+        from ..recommend.catalogue import load_recommender_folder
+
+        pipe = load_recommender_folder(catalogue)
+    return ScoringEngine(lm, None if net is None or len(specs) == 1 else net, specs, recommenders, name, pipe)
 
 
 def attach_named(lm, tuned: list[tuple[AdapterSpec, Path]], merge: bool):

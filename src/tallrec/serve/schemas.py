@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, StrictStr, ValidationError, field_validat
 
 from ..data.samples import parse_preferences
 from ..data.users import ItemLike, Strict, User, check_candidates, one_line, title
-from ..recommend.records import RankedItem
+from ..recommend.records import RankedItem, RecommendedItem
 
 
 class RequestError(Exception):
@@ -122,6 +122,22 @@ class RerankRequest(Strict):
                            adapter=self.model, top_k=self.top_n)
 
 
+class RecommendRequest(UserBody):
+    """A user's history; the server's catalogue (`tallrec serve --catalogue`) supplies the items."""
+
+    k: int = Field(default=10, ge=1, le=100)
+    adapter: StrictStr | None = None
+
+
+class RecommendResponse(BaseModel):
+    items: list[RecommendedItem]
+    stage: str
+    note: str
+    adapter: str | None
+    model: str
+    latency_ms: float
+
+
 class ItemScore(BaseModel):
     item: Item
     p_yes: float
@@ -168,16 +184,16 @@ def parse_body(raw: bytes, model: type[BaseModel]):
         raise RequestError(422, one_line(e)) from None
 
 
-def check_limits(req: ScoreRequest, limits: Limits) -> None:
+def check_limits(req: UserBody, limits: Limits) -> None:
     """Refuse what the operator's limits do not allow (422, one line)."""
-    n = len(req.candidates)
-    if n > limits.max_candidates:
-        raise RequestError(422, f"{n} candidates; at most {limits.max_candidates} per request")
+    candidates = getattr(req, "candidates", [])  # a recommend request has none: the catalogue supplies them
+    if len(candidates) > limits.max_candidates:
+        raise RequestError(422, f"{len(candidates)} candidates; at most {limits.max_candidates} per request")
     for field in ("liked", "disliked"):
         if len(getattr(req, field)) > limits.max_history:
             raise RequestError(422, f"{field}: {len(getattr(req, field))} items; at most {limits.max_history}")
     for field in ("candidates", "liked", "disliked"):
-        for i, item in enumerate(getattr(req, field)):
+        for i, item in enumerate(getattr(req, field, [])):
             if len(title(item)) > limits.max_title_chars:
                 raise RequestError(422, f"{field}.{i}: title of {len(title(item))} characters; "
                                         f"at most {limits.max_title_chars}")
