@@ -11,7 +11,7 @@ seed, seconds, versions.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..core.errors import DataError
 from ..core.metrics import versions
