@@ -8,7 +8,7 @@ train.json (the training windows) and valid.json. Methods:
 * popularity: how many training windows have the candidate as their target (train.json only);
 * sasrec (or any other pairwise scorer passed in `pairwise`): a model trained on train.json and
   valid.json that scores each labelled (history, candidate) pair (`pair_samples`). The command
-  passes the SASRec baseline (tallrec.baselines, a later layer than this package) trained like
+  passes the SASRec baseline (tallrec.baselines) trained like
   every baseline, on K samples drawn from train.json with the seed, early-stopped on valid.json.
 
 Writes metrics.json ({"data", "lists", "methods": {name: record}}) and ranks.jsonl (per list: the
