@@ -51,7 +51,9 @@ def llm_scorer(adapter: str | None, model: str | None, precision: str):
 
     rec = Recommender.load(adapter, model=model, precision=precision)
     label = f"{rec.lm.name}" + (f"+{Path(adapter).name}" if adapter else " (untuned)")
-    return (lambda liked, disliked, candidates: rec.score(liked, disliked, candidates)), label
+    from tallrec import User
+
+    return (lambda liked, disliked, candidates: rec.score(User(liked=liked, disliked=disliked), candidates)), label
 
 
 def score_subset(split, ev, users, score, stage: str) -> tuple[np.ndarray, float]:

@@ -13,7 +13,11 @@ from helpers import one_line_error, write_raw_movielens
 
 from tallrec.core.errors import DataError
 from tallrec.recommend.blend import Blend
-from tallrec.recommend.catalogue import build_recommender_folder, load_recommender_folder, read_catalogue
+from tallrec.recommend.catalogue import (
+    build_recommender_folder,
+    load_recommender_folder,
+    read_catalogue,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 

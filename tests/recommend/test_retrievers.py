@@ -52,7 +52,7 @@ def test_popularity_and_knn_scores():
 def test_save_load_round_trip(tmp_path, name):
     split = block_split()
     settings = {"epochs": 3, "eval_every": 1, "dim": 8, "max_len": 6} if name == "sasrec" else None
-    r, selection = fit_on_split(name, split, settings)
+    r, _ = fit_on_split(name, split, settings)
     r.save(tmp_path / "r")
     back = load_retriever(tmp_path / "r")
     hist = [u.history("test") for u in split.users[:5]]

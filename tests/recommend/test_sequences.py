@@ -8,7 +8,12 @@ from helpers import write_raw_movielens
 
 from tallrec.core.errors import DataError
 from tallrec.data.builders.sequences import leave_one_out, sequences_from_ratings
-from tallrec.recommend.metrics import catalogue_rank, loo_from_ranks, paired_bootstrap, sampled_candidates
+from tallrec.recommend.metrics import (
+    catalogue_rank,
+    loo_from_ranks,
+    paired_bootstrap,
+    sampled_candidates,
+)
 
 TITLES = {i: f"Film {i} (199{i % 10})" for i in range(1, 9)}
 

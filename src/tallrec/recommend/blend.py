@@ -150,7 +150,7 @@ def fit_blend(top_scores, p_yes, target_pos, full_ranks, n: int | None = None, g
                       "llm_weight": c.llm_weight, "ndcg@10": round(float(per.mean()), 6)})
         if best is None or per.mean() > best_ndcg.mean():
             best, best_ndcg = c, per
-    fitted = {"users": int(len(target_pos)), "ndcg@10_retriever": round(float(base_ndcg.mean()), 6), "tried": tried}
+    fitted = {"users": len(target_pos), "ndcg@10_retriever": round(float(base_ndcg.mean()), 6), "tried": tried}
     if best is None:
         return Blend(**{**asdict(base), "fitted": {**fitted, "kept": "retriever (no candidate)"}})
     diff, lo, hi = paired_bootstrap(best_ndcg, base_ndcg, n=n_boot, seed=seed)

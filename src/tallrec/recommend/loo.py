@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.builders.sequences import LeaveOneOut, UserSequence
-from .metrics import SAMPLED_NEGATIVES, catalogue_rank, loo_from_ranks, sampled_candidates
+from .metrics import (
+    SAMPLED_NEGATIVES,
+    catalogue_rank,
+    loo_from_ranks,
+    sampled_candidates,
+)
 
 SEED = 0
 
