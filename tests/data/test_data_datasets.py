@@ -73,7 +73,7 @@ def test_unpublished_draws_only_windows_before_the_published_ones(fake_ml, tmp_p
     fake_ml(tmp_path / "ml-100k", [(1, i, 5 if i % 3 else 1, 1000 + i) for i in range(1, 31)])
     movielens.LAST_WINDOWS, saved = 10, movielens.LAST_WINDOWS
     try:
-        windows = movielens._windows(tmp_path / "ml-100k")
+        windows = movielens.raw_windows(tmp_path / "ml-100k")
         drawn = movielens.unpublished_movielens(tmp_path / "ml-100k", n=4, seed=1)
         assert drawn == movielens.unpublished_movielens(tmp_path / "ml-100k", n=4, seed=1)
         early = windows[:-10]

@@ -36,13 +36,13 @@ def calibrate(
     from ..llm.calibration import METHODS, calibration_path, fit_calibration, samples_fingerprint, save_calibration
     from ..llm.encoding import lm_template
     from ..llm.scoring import Scorer
-    from .score import _scoring_setup
+    from .score import scoring_setup
 
     if method not in METHODS:
         raise TallrecError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
     adapter = resolve_adapter(run)
     flags = load_config(ScoringFlags, None, {**overrides, "adapter": str(adapter)})
-    lm, samples, options = _scoring_setup(valid, calibration_path(adapter), False, flags)
+    lm, samples, options = scoring_setup(valid, calibration_path(adapter), False, flags)
     if any(s.label is None for s in samples):
         raise TallrecError(f"{valid}: calibration needs labelled samples (every output Yes. or No.)")
     raw = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc="calibrating")

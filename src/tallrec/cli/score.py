@@ -14,7 +14,7 @@ from .options import ScoringFlags
 from .paper import paper_command
 
 
-def _scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlags, limit: int | None = None):
+def scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlags, limit: int | None = None):
     """Validate every input (options, samples, adapter, prompt style, output location), then load
     the model: a mistake costs no model load and writes nothing."""
     from ..core.defaults import DEFAULT_MODEL
@@ -54,7 +54,7 @@ def evaluate(
     from ..llm.evaluation import evaluate as run_eval
 
     flags = load_config(ScoringFlags, None, overrides)
-    lm, samples, options = _scoring_setup(data, out, True, flags, limit)
+    lm, samples, options = scoring_setup(data, out, True, flags, limit)
     rec = run_eval(lm, samples, out, data=str(data), adapter=flags.adapter, options=options, plot=plot,
                    calibration=None if uncalibrated else "auto")
     typer.echo(f"AUC {rec['auc']:.4f} on {rec['n']} samples ({rec['seconds']:.0f} s) -> {out / 'metrics.json'}")
@@ -84,7 +84,7 @@ def predict(
     from ..llm.evaluation import predict as run_predict
 
     flags = load_config(ScoringFlags, None, overrides)
-    lm, samples, options = _scoring_setup(data, out, False, flags)
+    lm, samples, options = scoring_setup(data, out, False, flags)
     run_predict(lm, samples, out, options=options, adapter=flags.adapter, data=str(data))
     typer.echo(f"{len(samples)} predictions -> {out}")
 

@@ -52,17 +52,9 @@ def serve(
     from ..serve.server import make_server
 
     specs = parse_adapter_specs(adapter, no_adapter)
-    for name, value in (("--max-batch", max_batch), ("--max-queue", max_queue), ("--max-candidates", max_candidates),
-                        ("--max-history", max_history), ("--max-title-chars", max_title_chars),
-                        ("--max-body-bytes", max_body_bytes)):
-        if value < 1:
-            raise TallrecError(f"{name} must be at least 1")
-    if max_wait_ms < 0:
-        raise TallrecError("--max-wait-ms must be 0 or more")
-    if not 0 <= port <= 65535:
-        raise TallrecError(f"--port {port}: not a TCP port")
-    if not domain.strip() or any(c in domain for c in "\r\n\""):
-        raise TallrecError(f"--domain {domain!r}: one word or phrase, no quotes or line breaks")
+    _check_settings(port, domain, max_wait_ms, catalogue, max_batch=max_batch, max_queue=max_queue,
+                    max_candidates=max_candidates, max_history=max_history, max_title_chars=max_title_chars,
+                    max_body_bytes=max_body_bytes)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not api_key and not _is_loopback(host):
         logging.getLogger("tallrec.serve").warning("binding %s without --api-key: anyone who reaches it can score", host)
@@ -74,10 +66,6 @@ def serve(
         failure.append(message)
         server.should_exit = True
 
-    if catalogue is not None:
-        from ..recommend.catalogue import load_recommender_folder
-
-        load_recommender_folder(catalogue)  # a bad folder is refused before the model loads
     web = create_app(lambda: load_engine(specs, model, precision or "auto", device, max_batch, domain, catalogue),
                      settings, load_failed)
     server = make_server(web, host, port, log_level)
@@ -86,6 +74,23 @@ def serve(
         raise TallrecError(failure[0])
     if not server.started:
         raise TallrecError(f"could not serve on {host}:{port} (see the log above)")
+
+
+def _check_settings(port: int, domain: str, max_wait_ms: int, catalogue: Path | None, **limits: int) -> None:
+    """Every option checked before the model loads (one line each)."""
+    for name, value in limits.items():
+        if value < 1:
+            raise TallrecError(f"--{name.replace('_', '-')} must be at least 1")
+    if max_wait_ms < 0:
+        raise TallrecError("--max-wait-ms must be 0 or more")
+    if not 0 <= port <= 65535:
+        raise TallrecError(f"--port {port}: not a TCP port")
+    if not domain.strip() or any(c in domain for c in "\r\n\""):
+        raise TallrecError(f"--domain {domain!r}: one word or phrase, no quotes or line breaks")
+    if catalogue is not None:
+        from ..recommend.catalogue import load_recommender_folder
+
+        load_recommender_folder(catalogue)  # a bad folder is refused before the model loads
 
 
 def _is_loopback(host: str) -> bool:

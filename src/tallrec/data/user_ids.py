@@ -27,10 +27,10 @@ def _key(s: Sample) -> tuple:
 def movielens_users(samples: Sequence[Sample], raw_dir: str | os.PathLike) -> list:
     """The MovieLens user id of each sample (None where its text is in no window of `raw_dir`, or in
     windows of more than one user)."""
-    from .builders.movielens import _windows
+    from .builders.movielens import raw_windows
 
     owners: dict[tuple, set] = {}
-    for w in _windows(raw_dir):
+    for w in raw_windows(raw_dir):
         owners.setdefault(_key(w), set()).add(w.user)
     out = []
     for s in samples:

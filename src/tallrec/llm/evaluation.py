@@ -87,9 +87,12 @@ def evaluate(lm: LoadedModel, samples: Sequence[Sample], out: str | Path | None,
 
 
 def write_reliability(path: Path, labels, scores, raw=None, title: str = "") -> Path:
-    """reliability.png: the reliability diagram (experiments/report/plots.py), written atomically."""
+    """reliability.png: the reliability diagram (llm/calibration.py), written atomically."""
+    from ..core.extras import require_extra
     from ..core.io import write_bytes_atomic
-    from ..experiments.report.plots import reliability_png
+    from .calibration import reliability_png
+
+    require_extra("report", "the reliability diagram (--plot)")
 
     return write_bytes_atomic(path, reliability_png(labels, scores, raw, title=title))
 

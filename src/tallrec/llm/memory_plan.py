@@ -129,10 +129,10 @@ def shape_from_gguf(path: Path, name: str) -> ModelShape:
 
 def read_shape(name_or_path: str) -> ModelShape:
     """The shape of a registry model, a HF folder or a .gguf file, without loading weights."""
-    from .models import REGISTRY, _converted_dir, registry_gguf
+    from .models import REGISTRY, converted_dir, registry_gguf
 
     if name_or_path in REGISTRY:
-        converted = _converted_dir(name_or_path) / "config.json"
+        converted = converted_dir(name_or_path) / "config.json"
         if converted.is_file():
             return shape_from_config(json.loads(converted.read_text()), name_or_path)
         return shape_from_gguf(registry_gguf(name_or_path), name_or_path)

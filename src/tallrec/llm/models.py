@@ -93,7 +93,7 @@ def registry_gguf(name: str) -> Path:
     return path
 
 
-def _converted_dir(name: str) -> Path:
+def converted_dir(name: str) -> Path:
     return cache_dir() / "models" / f"{name}-{REGISTRY[name].sha256[:12]}"
 
 
@@ -112,7 +112,7 @@ def _load_gguf(path: Path, dtype: torch.dtype):
 
 def convert_registry_model(name: str) -> Path:
     """Dequantize a registry model's GGUF once into a safetensors folder (atomically); return it."""
-    target = _converted_dir(name)
+    target = converted_dir(name)
     if (target / "config.json").exists():
         return target
     model, tok = _load_gguf(registry_gguf(name), torch.float32)

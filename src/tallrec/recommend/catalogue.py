@@ -228,9 +228,9 @@ def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, re
         blend = Blend.load(blend)
     blend = blend or Blend(n=n, fitted={"kept": "retriever (no blend given)"})
     if adapter is not None:
-        from .recommender import resolve_run
+        from ..llm.adapters import find_adapter
 
-        resolve_run(adapter)
+        find_adapter(adapter)  # a missing or wrong folder is refused before any fitting
     fitted, selection = fit_on_split(retriever, split, settings)
     pop = Popularity().fit(split.train_sequences(), split.rows)
     raw = Path(data)

@@ -211,30 +211,39 @@ def create_app(loader: Callable[[], Engine], settings: ServeSettings | None = No
     return app
 
 
-def add_routes(app: FastAPI, state: ServeState) -> None:
+async def parsed(request: Request, model, state: ServeState):
+    """The request body as `model`, checked against the operator's limits."""
     limits = state.settings.limits
+    req = parse_body(await read_body(request, limits.max_body_bytes), model)
+    check_limits(req.as_rank() if isinstance(req, RerankRequest) else req, limits)
+    return req
 
-    async def parsed(request: Request, model):
-        req = parse_body(await read_body(request, limits.max_body_bytes), model)
-        check_limits(req.as_rank() if isinstance(req, RerankRequest) else req, limits)
-        return req
 
+def add_routes(app: FastAPI, state: ServeState) -> None:
     @app.post("/v1/score", response_model=ScoreResponse)
     async def score(request: Request):
-        req = await parsed(request, ScoreRequest)
+        req = await parsed(request, ScoreRequest, state)
         name, scores = await state.score(req)
         return {"scores": [{"item": c, "p_yes": p} for c, p in zip(req.candidates, scores)],
                 "adapter": name, "model": state.engine.model, "latency_ms": latency_ms(request)}
 
     @app.post("/v1/rank", response_model=RankResponse)
     async def rank(request: Request):
-        req = await parsed(request, RankRequest)
+        req = await parsed(request, RankRequest, state)
         name, scores = await state.score(req)
         return {"ranked": ranked(req.candidates, scores, req.top_k), "adapter": name, "model": state.engine.model,
                 "latency_ms": latency_ms(request)}
 
+    add_rerank_routes(app, state)
+    add_recommend_route(app, state)
+    add_probes(app, state)
+
+
+def add_rerank_routes(app: FastAPI, state: ServeState) -> None:
+    """Cohere's rerank, v1 and v2 (the same body and results; `meta.api_version` differs)."""
+
     async def rerank(request: Request, version: str):
-        req: RerankRequest = await parsed(request, RerankRequest)
+        req: RerankRequest = await parsed(request, RerankRequest, state)
         rank_req = req.as_rank()
         name, scores = await state.score(rank_req)
         results = [{"index": r.index, "relevance_score": r.p_yes,
@@ -244,11 +253,23 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                 "meta": {"api_version": {"version": version}, "adapter": name, "model": state.engine.model,
                          "latency_ms": latency_ms(request)}}
 
+    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True)
+    async def rerank_v1(request: Request):
+        """Cohere's v1 rerank (`cohere.Client().rerank`)."""
+        return await rerank(request, "1")
+
+    @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True)
+    async def rerank_v2(request: Request):
+        """Cohere's v2 rerank (`cohere.ClientV2().rerank`): the same, `model` names the adapter."""
+        return await rerank(request, "2")
+
+
+def add_recommend_route(app: FastAPI, state: ServeState) -> None:
     @app.post("/v1/recommend", response_model=RecommendResponse)
     async def recommend(request: Request):
         """The top k catalogue items the user has not rated: retrieval, then (when the blend uses
         it) the LLM through the micro-batcher, then the blend (recommend/catalogue.py)."""
-        req = await parsed(request, RecommendRequest)
+        req = await parsed(request, RecommendRequest, state)
         engine = state.require_engine()
         pipe = getattr(engine, "catalogue", None)
         if pipe is None:
@@ -269,18 +290,6 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
                  for x in rec.items]
         return {"items": items, "stage": rec.stage, "note": rec.note, "adapter": name, "model": engine.model,
                 "latency_ms": latency_ms(request)}
-
-    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True)
-    async def rerank_v1(request: Request):
-        """Cohere's v1 rerank (`cohere.Client().rerank`)."""
-        return await rerank(request, "1")
-
-    @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True)
-    async def rerank_v2(request: Request):
-        """Cohere's v2 rerank (`cohere.ClientV2().rerank`): the same, `model` names the adapter."""
-        return await rerank(request, "2")
-
-    add_probes(app, state)
 
 
 def add_probes(app: FastAPI, state: ServeState) -> None:

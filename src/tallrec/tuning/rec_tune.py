@@ -70,23 +70,8 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
         resume = folder.start({"train_samples.json": train_json})
         if resume is not None and is_main():
             log(f"[rec-tune] {folder.out}: resuming from {resume.name}")
-        labels = [bool(s.label) for s in vsub]
         best = {"auc": None, "scores": None}  # the best check's validation scores (for the calibration)
-
-        def make_validate(model):
-            scorer = Scorer(model, lm.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff,
-                                                              progress=progress and is_main()), template)
-            prompts = scorer.encode(vsub)  # tokenized once, scored at every check
-
-            def validate() -> float:
-                scores = shard_ids(scorer, prompts)
-                value = auc(labels, scores)
-                if best["auc"] is None or value > best["auc"]:  # the callback keeps the adapter by the same rule
-                    best.update(auc=value, scores=scores)
-                return value
-
-            return validate
-
+        make_validate = _validation(lm, cfg, template, vsub, progress, best)
         result = fit_lora(lm, rows, cfg, folder.out, make_validate, desc=f"rec-tune K={cfg.shots} seed={cfg.seed}",
                           resume=resume, meta={"domain": train[0].domain, "quote_history": train[0].quote_history})
         if is_main():
@@ -103,6 +88,28 @@ def rec_tune(cfg: TrainConfig, pool: Sequence[Sample], valid: Sequence[Sample], 
     return result
 
 
+def _validation(lm: LoadedModel, cfg: TrainConfig, template, vsub: Sequence[Sample], progress: bool, best: dict):
+    """make_validate(model) for fit_lora: validation AUC, the prompts tokenized once; `best` keeps the
+    best check's scores (the callback keeps the adapter by the same rule)."""
+    labels = [bool(s.label) for s in vsub]
+
+    def make_validate(model):
+        scorer = Scorer(model, lm.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff,
+                                                          progress=progress and is_main()), template)
+        prompts = scorer.encode(vsub)
+
+        def validate() -> float:
+            scores = shard_ids(scorer, prompts)
+            value = auc(labels, scores)
+            if best["auc"] is None or value > best["auc"]:
+                best.update(auc=value, scores=scores)
+            return value
+
+        return validate
+
+    return make_validate
+
+
 def _calibrate(cfg: TrainConfig, adapter, vsub: Sequence[Sample], scores, log) -> dict:
     """Fit `cfg.calibrate` on the best adapter's validation scores (those of its check, else scored
     again from the saved adapter, e.g. after a resume) and save it beside the adapter."""
@@ -111,7 +118,7 @@ def _calibrate(cfg: TrainConfig, adapter, vsub: Sequence[Sample], scores, log) -
     from ..llm.encoding import lm_template
 
     if scores is None:
-        tuned = with_adapter(load_model(cfg.model, cfg.precision, load_in_8bit=cfg.load_in_8bit), adapter)
+        tuned = with_adapter(load_model(cfg.model, cfg.precision, quantize=cfg.quantize), adapter)
         scores = Scorer(tuned.model, tuned.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff),
                         lm_template(tuned)).score(vsub, desc="calibrating")
     cal = fit_calibration([bool(s.label) for s in vsub], scores, cfg.calibrate, data="rec-tuning validation samples",

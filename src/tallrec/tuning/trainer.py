@@ -137,13 +137,7 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
             save_adapter(model, path, lm, {"config": cfg.to_dict(), **(meta or {})})
         barrier()
 
-    if validate is not None:
-        score_attention, validate_plain = base_attention(model), validate
-
-        def validate():  # the scorer keeps the model's own attention, not the one training uses
-            with attention_implementation(model, score_attention):
-                return validate_plain()
-
+    validate = None if validate is None else _own_attention(model, validate)
     restored = read_state(resume) if resume is not None else None
     callback = ValidationCallback(validate, cfg, out, save, desc, restored)
     args = _training_args(cfg, lm, checkpoint_root(out), micro, accum, steps_per_epoch, world)
@@ -162,6 +156,17 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
     return TrainResult(adapter=out / "adapter", best_valid_auc=best["valid_auc"] if best else None,
                        best_step=best["step"] if best else steps, steps=steps, history=history, seconds=seconds,
                        train_losses=[h["loss"] for h in trainer.state.log_history if "loss" in h])
+
+
+def _own_attention(model, validate: Callable[[], float]) -> Callable[[], float]:
+    """`validate` run with the model's own attention, not the one training uses."""
+    score_attention = base_attention(model)
+
+    def run() -> float:
+        with attention_implementation(model, score_attention):
+            return validate()
+
+    return run
 
 
 def _auto_micro_batch(model, rows: list[dict], lm: LoadedModel, cfg, world: int, engine) -> int:

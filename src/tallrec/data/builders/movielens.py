@@ -93,7 +93,7 @@ def movielens_windows(ratings, titles: dict[int, str], history: int = HISTORY) -
     return out
 
 
-def _windows(raw_dir: str | os.PathLike) -> list[Sample]:
+def raw_windows(raw_dir: str | os.PathLike) -> list[Sample]:
     raw = Path(raw_dir)
     if not raw.is_dir():
         raise DataError(
@@ -110,7 +110,7 @@ def _windows(raw_dir: str | os.PathLike) -> list[Sample]:
 
 def build_movielens(raw_dir: str | os.PathLike) -> dict[str, list[Sample]]:
     """{"train", "valid", "test"} Samples from a folder holding u.data and u.item."""
-    train, valid, test = split_811(_windows(raw_dir)[-LAST_WINDOWS:])
+    train, valid, test = split_811(raw_windows(raw_dir)[-LAST_WINDOWS:])
     return {"train": train, "valid": valid, "test": test}
 
 
@@ -126,7 +126,7 @@ def unpublished_movielens(raw_dir: str | os.PathLike, n: int = 1000, seed: int =
     """
     if n <= 0:
         raise DataError(f"unpublished samples: n must be positive, got {n}")
-    windows = _windows(raw_dir)
+    windows = raw_windows(raw_dir)
     published = {(w.history, w.target, w.label) for w in windows[-LAST_WINDOWS:]}
     pool = [i for i, w in enumerate(windows[:-LAST_WINDOWS]) if (w.history, w.target, w.label) not in published]
     if n > len(pool):

@@ -74,37 +74,3 @@ def plot_domain(domain: str, rows: Sequence[dict], agg: dict, paper: dict) -> by
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
-
-
-def reliability_png(labels: Sequence, scores: Sequence[float], raw_scores: Sequence[float] | None = None,
-                    bins: int = 15, title: str = "") -> bytes:
-    """PNG bytes: the reliability diagram (mean P(Yes) against the Yes share per equal-mass bin, the
-    bins of core.metrics.ece), with the uncalibrated scores beside when given."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from ...core.metrics import ece, reliability
-
-    fig = Figure(figsize=(5.6, 5.2), dpi=110)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(111)
-    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfectly calibrated")
-    series = [("uncalibrated", raw_scores, "tab:orange"), ("calibrated" if raw_scores is not None else "P(Yes)",
-                                                         scores, "tab:blue")]
-    for name, s, color in series:
-        if s is None:
-            continue
-        pts = reliability(labels, s, bins)
-        ax.plot([p["p_yes"] for p in pts], [p["yes_share"] for p in pts], marker="o", ms=4, color=color,
-                label=f"{name} (ECE {ece(labels, s, bins):.3f})")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel(f"mean P(Yes) in the bin ({bins} equal-mass bins)")
-    ax.set_ylabel("share of Yes in the bin")
-    ax.set_title(title or "reliability diagram", fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
