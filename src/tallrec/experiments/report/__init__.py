@@ -123,18 +123,24 @@ def _domains_for_slices(rows, meta, data_dir) -> tuple[dict, str | None]:
     return out, "; ".join(problems) or None
 
 
+def _per_domain(title: str, intro: str, table, data) -> list[str]:
+    """A report section: its title, what it shows, and one table per domain that has rows."""
+    md = [f"## {title}", "", intro, ""]
+    for d in DOMAINS:
+        t = table(d, data)
+        md += [f"### {d}", "", t.rstrip(), ""] if t else []
+    return md
+
+
 def _paired_sections(out: Path, rows, meta, data_dir, domains) -> tuple[list[str], dict]:
     from .compare import load_scores, paired_differences, row_slices
 
     diffs, missing = paired_differences(out, rows)
-    md = ["## Paired differences", "",
-          "AUC × 100 of each method minus that of the reference on the same test samples, per seed: the "
-          "difference and its 95% paired-bootstrap interval (2,000 resamples, seed 0); * marks an interval "
-          "that excludes 0. mean ± sd: over the seeds' differences. A K-independent method is paired with "
-          "every seed of the reference.", ""]
-    for d in DOMAINS:
-        t = tables.difference_table(d, diffs)
-        md += [f"### {d}", "", t.rstrip(), ""] if t else []
+    md = _per_domain("Paired differences",
+                     "AUC × 100 of each method minus that of the reference on the same test samples, per seed: the "
+                     "difference and its 95% paired-bootstrap interval (2,000 resamples, seed 0); * marks an "
+                     "interval that excludes 0. mean ± sd: over the seeds' differences. A K-independent method is "
+                     "paired with every seed of the reference.", tables.difference_table, diffs)
     if not diffs:
         md += ["No pair of cells with per-sample scores here.", ""]
     if missing:
@@ -146,13 +152,11 @@ def _paired_sections(out: Path, rows, meta, data_dir, domains) -> tuple[list[str
     if domains is None:
         domains, problem = _domains_for_slices(scored, meta, data_dir)
     sl, note = row_slices(out, scored, domains)
-    md += ["## AUC per slice", "",
-           "Warm target: the test target appears in the cell's K training samples (as a target or in a history); "
-           "cold: it does not. Like-share buckets: the share of liked items in the test sample's history. "
-           "AUC × 100, mean over seeds; n: test samples in the slice.", ""]
-    for d in DOMAINS:
-        t = tables.slice_table(d, sl)
-        md += [f"### {d}", "", t.rstrip(), ""] if t else []
+    md += _per_domain("AUC per slice",
+                      "Warm target: the test target appears in the cell's K training samples (as a target or in a "
+                      "history); cold: it does not. Like-share buckets: the share of liked items in the test "
+                      "sample's history. AUC × 100, mean over seeds; n: test samples in the slice.",
+                      tables.slice_table, sl)
     md += [f"({x})" for x in (problem and f"data not loaded: {problem}", note) if x] + [""]
     return md, {"differences": diffs, "missing_scores": missing, "slices": sl}
 
