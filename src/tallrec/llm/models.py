@@ -103,7 +103,8 @@ def registry_gguf(name: str) -> Path:
     return path
 
 
-def _converted_dir(name: str) -> Path:
+def converted_dir(name: str) -> Path:
+    """Where a registry model's safetensors conversion lives (it may not exist yet)."""
     return cache_dir() / "models" / f"{name}-{REGISTRY[name].sha256[:12]}"
 
 
@@ -122,7 +123,7 @@ def _load_gguf(path: Path, dtype: torch.dtype):
 
 def convert_registry_model(name: str) -> Path:
     """Dequantize a registry model's GGUF once into a safetensors folder (atomically); return it."""
-    target = _converted_dir(name)
+    target = converted_dir(name)
     if (target / "config.json").exists():
         return target
     model, tok = _load_gguf(registry_gguf(name), torch.float32)
