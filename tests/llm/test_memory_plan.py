@@ -89,7 +89,8 @@ def test_registry_model_shape_from_gguf_metadata_equals_the_config(tiny_model_di
     from_gguf = shape_from_gguf(registry_gguf("smollm2-135m"), "smollm2-135m")
     from_config = read_shape(str(convert_registry_model("smollm2-135m")))
     assert from_gguf.params == from_config.params == 134_515_008
-    assert replace(from_gguf, name="x") == replace(from_config, name="x")
+    assert replace(from_gguf, name="x", stored_bytes=0) == replace(from_config, name="x", stored_bytes=0)
+    assert from_gguf.stored_bytes < from_config.stored_bytes  # Q4_1 GGUF against the fp32 conversion
 
 
 @pytest.mark.parametrize("text, expected", [("24GiB", 24 * GIB), ("24GB", 24 * 10 ** 9), ("512MiB", 512 << 20),
@@ -137,3 +138,18 @@ def test_train_stops_before_loading_when_the_plan_does_not_fit(run_cli, tmp_path
                              "--out", tmp_path / "run", "--model", llama7b, "--precision", "fp32")
     line = one_line_error(code, err, "training needs about", "try --gradient-checkpointing", "--force")
     assert "GiB" in line and not (tmp_path / "run" / "adapter").exists()
+
+
+def test_on_a_cpu_loading_holds_the_weights_file_beside_the_weights(tmp_path):
+    """A folder's real weight files count; with checkpointing the load can be the peak."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({**LLAMA_7B, "dtype": "float32"}))
+    shape = read_shape(str(folder))
+    assert shape.stored_bytes == shape.params * 4  # no weight files: the config's dtype
+    (folder / "model.safetensors").write_bytes(b"\0" * 1000)
+    assert read_shape(str(folder)).stored_bytes == 1000
+    s = Setup(device="cpu", value_bytes=4, micro_batch=1, seq=64, gradient_checkpointing=True)
+    terms = estimate(shape, s)
+    assert terms["loading"] == terms["runtime"] + shape.stored_bytes + terms["weights"] == terms["peak"]
+    assert estimate(shape, replace(s, device="cuda"))["loading"] == 0

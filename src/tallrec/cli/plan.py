@@ -59,6 +59,8 @@ def render(p) -> str:
         f"{'activations':<22}{gib(t['activations']):>12}   (k = {K_VALUES} values x {s.value_bytes} bytes per hidden unit)",
         f"{'logits (chunked)':<22}{gib(t['logits']):>12}",
         f"{'evaluation':<22}{gib(t['evaluation']):>12}   (eval batch {s.eval_batch}; the peak takes it or training)",
+        *([f"{'loading (CPU)':<22}{gib(t['loading']):>12}   (the weights file mapped beside the weights)"]
+          if t["loading"] else []),
         f"{'peak':<22}{gib(p.peak_bytes):>12}",
         "",
         f"gradient checkpointing off: {gib(p.without_checkpointing)}   on: {gib(p.with_checkpointing)}",

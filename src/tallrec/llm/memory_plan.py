@@ -4,7 +4,7 @@ any weight loads (`tallrec plan`, and `tallrec train` before it loads the model)
 The model's shape comes from its config.json (a Hugging Face folder, or the folder a registry model
 was converted to) or from a GGUF file's metadata; nothing else is read. The estimate, per process:
 
-  peak = runtime + weights + LoRA states + max(training activations, evaluation working set)
+  peak = max(loading, runtime + weights + LoRA states + max(training activations + logits, evaluation))
 
   weights      parameters x bytes per value; 8bit/4bit quantize the decoder's Linear layers (1 byte,
                and 4.127 bits for NF4 with double quantization) and leave embeddings, norms and the
@@ -23,6 +23,8 @@ was converted to) or from a GGUF file's metadata; nothing else is read. The esti
                micro_batch x seq x vocab tensor; 3 chunks (logits, log-probs, gradient) are counted.
   evaluation   validation scoring at eval_batch_size: its key/value cache (2 x layers x kv width)
                plus one layer's working set, no gradients.
+  loading      on a CPU only: runtime + the weights file (memory-mapped while it is read) + the
+               weights; it sets the peak when training itself needs less (gradient checkpointing).
   runtime      the process before any weight loads: Python, torch, transformers and the tokenizer
                (0.45 GiB measured on the CPU) or the CUDA context and allocator slack (0.5 GiB assumed).
 
@@ -62,6 +64,7 @@ class ModelShape:
     head_dim: int
     vocab: int
     tied: bool
+    stored_bytes: int = 0   # the weights file(s) as stored (read once while loading)
 
     @property
     def linear_params(self) -> int:
@@ -93,7 +96,14 @@ def shape_from_config(cfg: dict, name: str) -> ModelShape:
     hd = int(cfg.get("head_dim") or h // heads)
     partial = ModelShape(name, 0, layers, h, inter, heads, kv, hd, vocab, tied)
     params = partial.linear_params + vocab * h * (1 if tied else 2) + layers * 2 * h + h
-    return replace(partial, params=params)
+    stored = {"float32": 4, "bfloat16": 2, "float16": 2}.get(cfg.get("torch_dtype") or cfg.get("dtype"), 2)
+    return replace(partial, params=params, stored_bytes=params * stored)
+
+
+def _with_files(shape: ModelShape, folder: Path) -> ModelShape:
+    """The shape with the folder's weight files' real size, when it holds them."""
+    size = sum(f.stat().st_size for pattern in ("*.safetensors", "*.bin") for f in folder.glob(pattern))
+    return replace(shape, stored_bytes=size) if size else shape
 
 
 def _gguf_value(reader, key: str, default=None):
@@ -124,7 +134,8 @@ def shape_from_gguf(path: Path, name: str) -> ModelShape:
     names = {t.name for t in r.tensors}
     return ModelShape(name, sum(int(t.n_elements) for t in r.tensors), get("block_count"), h,
                       get("feed_forward_length"), heads, get("attention.head_count_kv", heads),
-                      get("attention.key_length", h // heads), vocab, "output.weight" not in names)
+                      get("attention.key_length", h // heads), vocab, "output.weight" not in names,
+                      Path(path).stat().st_size)
 
 
 def read_shape(name_or_path: str) -> ModelShape:
@@ -134,14 +145,14 @@ def read_shape(name_or_path: str) -> ModelShape:
     if name_or_path in REGISTRY:
         converted = converted_dir(name_or_path) / "config.json"
         if converted.is_file():
-            return shape_from_config(json.loads(converted.read_text()), name_or_path)
+            return _with_files(shape_from_config(json.loads(converted.read_text()), name_or_path), converted.parent)
         return shape_from_gguf(registry_gguf(name_or_path), name_or_path)
     p = Path(name_or_path).expanduser()
     if p.is_file() and p.suffix == ".gguf":
         return shape_from_gguf(p, name_or_path)
     if p.is_dir() and (p / "config.json").is_file():
         try:
-            return shape_from_config(json.loads((p / "config.json").read_text()), name_or_path)
+            return _with_files(shape_from_config(json.loads((p / "config.json").read_text()), name_or_path), p)
         except json.JSONDecodeError as e:
             raise ModelError(f"{p / 'config.json'}: not JSON ({e})") from None
     raise ModelError(f"{name_or_path}: no registry model, HF folder with config.json, or .gguf file")
@@ -197,9 +208,11 @@ def estimate(shape: ModelShape, s: Setup) -> dict:
     evaluation = kv + ev_layer + ev_scores + (min(LOGIT_CHUNK_BYTES, ev_tokens * shape.vocab * 4) if ev_tokens else 0)
     training = acts + logits
     runtime = RUNTIME_BYTES[s.device]
+    # On a CPU, loading holds the memory-mapped weights file beside the model it fills.
+    loading = runtime + shape.stored_bytes + weights if s.device == "cpu" else 0
     return {"runtime": runtime, "weights": weights, "lora_states": lora * 16, "activations": acts,
-            "logits": logits, "evaluation": evaluation,
-            "peak": runtime + weights + lora * 16 + max(training, evaluation)}
+            "logits": logits, "evaluation": evaluation, "loading": loading,
+            "peak": max(loading, runtime + weights + lora * 16 + max(training, evaluation))}
 
 
 def divisors_down(n: int, start: int) -> list[int]:
@@ -255,12 +268,8 @@ def parse_memory(text: str) -> int:
     """'24GiB', '24GB', '16g', '512MiB', or a byte count."""
     t = text.strip().lower().replace(" ", "")
     units = [("gib", GIB), ("gb", 10 ** 9), ("g", GIB), ("mib", 1 << 20), ("mb", 10 ** 6), ("m", 1 << 20), ("b", 1)]
-    for suffix, scale in units:
-        if t.endswith(suffix):
-            t, mult = t[: -len(suffix)], scale
-            break
-    else:
-        mult = 1
+    suffix, mult = next(((u, m) for u, m in units if t.endswith(u)), ("", 1))
+    t = t[: len(t) - len(suffix)]
     try:
         value = float(t)
     except ValueError:

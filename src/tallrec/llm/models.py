@@ -94,6 +94,7 @@ def registry_gguf(name: str) -> Path:
 
 
 def converted_dir(name: str) -> Path:
+    """Where a registry model's safetensors conversion lives (it may not exist yet)."""
     return cache_dir() / "models" / f"{name}-{REGISTRY[name].sha256[:12]}"
 
 

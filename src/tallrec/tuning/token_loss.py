@@ -43,6 +43,8 @@ class _HeadCrossEntropySum(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         (grad,) = ctx.saved_tensors
+        if grad.dtype == torch.float16:  # fp16 loss scaling starts at 2**16, which fp16 rounds to inf
+            return (grad.float() * grad_out.float()).half(), None, None, None
         return grad * grad_out.to(grad.dtype), None, None, None
 
 

@@ -125,10 +125,7 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
     def engine():
         return cpu_training_engine(model) if use_cpu else contextlib.nullcontext()
 
-    if cfg.micro_batch_size == "auto":
-        micro = _auto_micro_batch(model, rows, lm, cfg, world, engine)
-    else:
-        micro = max(1, min(cfg.micro_batch_size, cfg.batch_size))
+    micro = _micro_batch(model, rows, lm, cfg, world, engine)
     accum = max(1, cfg.batch_size // (micro * world))
     steps_per_epoch = max(1, math.ceil(len(rows) / (micro * world * accum)))
 
@@ -169,13 +166,16 @@ def _own_attention(model, validate: Callable[[], float]) -> Callable[[], float]:
     return run
 
 
-def _auto_micro_batch(model, rows: list[dict], lm: LoadedModel, cfg, world: int, engine) -> int:
-    """`micro_batch_size: auto`: the largest divisor of the per-process batch that the memory plan
-    says fits, then probed (llm/memory_plan.py, memory_levers.py); printed, since it shapes the run.
-    Several processes take the plan's number unprobed, so that every rank agrees on it."""
+def _micro_batch(model, rows: list[dict], lm: LoadedModel, cfg, world: int, engine) -> int:
+    """The configured micro batch, or for `micro_batch_size: auto` the largest divisor of the
+    per-process batch that the memory plan says fits, then probed (llm/memory_plan.py,
+    memory_levers.py); printed, since it shapes the run. Several processes take the plan's number
+    unprobed, so that every rank agrees on it."""
     from ..llm.memory_plan import largest_micro_batch
     from .token_loss import TokenLoss
 
+    if cfg.micro_batch_size != "auto":
+        return max(1, min(cfg.micro_batch_size, cfg.batch_size))
     per_process = max(1, cfg.batch_size // world)
     start = largest_micro_batch(lm, cfg, per_process) or 1
     if world > 1:
