@@ -234,3 +234,25 @@ def test_a_grid_cell_resumes_its_training(tmp_path, tiny_model_dir, monkeypatch,
     assert max_diff(cell / "adapter", ref_cell / "adapter") <= FP32_ROUND_OFF
     assert json.loads((cell / "history.json").read_text())["checks"][-1]["valid_auc"] == \
         json.loads((ref_cell / "history.json").read_text())["checks"][-1]["valid_auc"]
+
+
+def test_a_run_from_before_a_setting_existed_is_the_same_run(reference, tiny_model_dir):
+    """A finished run whose config.yaml predates a setting (absent there, at its default here) or
+    holds a removed one that was off (load_in_8bit: false) is still that run."""
+    import yaml
+
+    ref_out, ref = reference
+    cfg_file = ref_out / "config.yaml"
+    saved = cfg_file.read_text()
+    try:
+        old = yaml.safe_load(saved)
+        old.pop("gradient_checkpointing")
+        old["load_in_8bit"] = False
+        cfg_file.write_text(yaml.safe_dump(old, sort_keys=False))
+        logs = []
+        res = rec_tune(quick_cfg(tiny_model_dir), POOL, VALID, ref_out, lm=object(), progress=False, log=logs.append)
+        assert logs[0].startswith(f"already trained: {ref_out}") and res.steps == ref.steps
+        with pytest.raises(TallrecError, match=r"\(gradient_checkpointing: '\(not set\)' there, True here\)"):
+            rec_tune(quick_cfg(tiny_model_dir, gradient_checkpointing=True), POOL, VALID, ref_out, progress=False)
+    finally:
+        cfg_file.write_text(saved)

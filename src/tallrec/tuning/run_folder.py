@@ -85,10 +85,15 @@ class RunFolder:
         except yaml.YAMLError:
             return "config.yaml is not readable"
         new = _flat(self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else asdict(self.cfg))
+        default = _flat(asdict(type(self.cfg)()))
         for key in [*new, *(k for k in old if k not in new)]:
+            if key not in old and new[key] == default.get(key, "(not set)"):
+                continue  # a setting added since that run, at its default: the run is the same
+            if key not in new and not old[key]:
+                continue  # a setting since removed, off in that run (load_in_8bit: false)
             if old.get(key, "(not set)") != new.get(key, "(not set)"):
                 return f"{key}: {old.get(key, '(not set)')!r} there, {new.get(key, '(not set)')!r} here"
-        return "config.yaml differs"
+        return self._input_difference()
 
     def _input_difference(self) -> str | None:
         try:
