@@ -133,6 +133,8 @@ def check_command(words: list[str]) -> None:
         words = words[1:]
     if words[:2] == ["/usr/bin/time", "-v"]:
         words = words[2:]
+    if words[:2] == ["nice", "-n"]:                         # nice -n N cmd
+        words = words[3:]
     prog, rest = Path(words[0]).name, words[1:]
     if prog == "tallrec":
         return check_tallrec(rest)
@@ -254,3 +256,24 @@ def test_python_blocks(page: Path, docs_workdir, tiny_model_dir, shared_data, mo
         ran += 1
     if not ran:
         pytest.skip("every Python block of this page is marked skipped")
+
+
+# --- plots ---------------------------------------------------------------------------------------
+
+
+def test_plots_are_drawn_from_committed_results_and_shown(tmp_path):
+    """docs/gen_plots.py draws every plot from a result file in docs/results/; each PNG it writes is
+    committed there and shown on a results page (a plot nobody links, or a stale name, fails)."""
+    pytest.importorskip("matplotlib", reason="gen_plots.py needs matplotlib (pip install -e '.[report]')")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_plots", REPO / "docs" / "gen_plots.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    written = gen.main(["--out", str(tmp_path)])
+    shown = "".join(p.read_text() for p in (REPO / "docs" / "results").glob("*.md"))
+    assert sorted(p.name for p in written) == sorted(gen.PLOTS)
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (REPO / "docs" / "results" / path.name).is_file(), f"{path.name} is not committed: run docs/gen_plots.py"
+        assert f"]({path.name})" in shown, f"{path.name} is on no results page"
