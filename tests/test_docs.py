@@ -104,14 +104,17 @@ def tallrec_command():
 
 
 def check_tallrec(args: list[str]) -> None:
-    """Every verb names a command of the group before it; every --option is one of the command's."""
+    """Every verb names a command of the group before it; every --option is one of the command's (a
+    group that runs on its own, like `tallrec recommend`, takes its callback's options)."""
     cmd, path = tallrec_command(), ["tallrec"]
     args = [a.strip("[]()") for a in args]
     while getattr(cmd, "commands", None) is not None and args and not args[0].startswith("-"):
         verb = args.pop(0)
         assert verb in cmd.commands, f"`{' '.join(path)}` has no command {verb!r} (has: {', '.join(sorted(cmd.commands))})"
         cmd, path = cmd.commands[verb], path + [verb]
-    assert getattr(cmd, "commands", None) is None or "--help" in args, f"`{' '.join(path)}` is a group: name a command"
+    runs_alone = getattr(cmd, "invoke_without_command", False) and args
+    assert getattr(cmd, "commands", None) is None or "--help" in args or runs_alone, \
+        f"`{' '.join(path)}` is a group: name a command"
     known = {"--help"} | {o for p in cmd.params for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]}
     for a in args:
         option = a.split("=", 1)[0]
@@ -130,6 +133,8 @@ def check_command(words: list[str]) -> None:
         words = words[1:]
     if words[:2] == ["/usr/bin/time", "-v"]:
         words = words[2:]
+    if words[:2] == ["nice", "-n"]:                         # nice -n N cmd
+        words = words[3:]
     prog, rest = Path(words[0]).name, words[1:]
     if prog == "tallrec":
         return check_tallrec(rest)
@@ -195,11 +200,13 @@ def test_json_block(block: Block):
 
 def test_checker_refuses_what_does_not_exist():
     """The shell checker fails on a verb, an option, a target or a route that is not there."""
-    for bad in ("tallrec nope", "tallrec train --no-such-flag", "tallrec data", "make nope",
-                "curl -s localhost:8000/v2/nope", "python scripts/nope.py", "rm -rf runs"):
+    for bad in ("tallrec nope", "tallrec train --no-such-flag", "tallrec data", "tallrec recommend",
+                "tallrec recommend --no-such-flag x", "make nope", "curl -s localhost:8000/v2/nope",
+                "python scripts/nope.py", "rm -rf runs"):
         with pytest.raises(AssertionError):
             check_command(shlex.split(bad))
     check_command(shlex.split("tallrec data prepare movielens --out x"))
+    check_command(shlex.split("tallrec recommend --catalogue c --users u --out o"))
 
 
 # --- Python blocks -------------------------------------------------------------------------------
@@ -210,14 +217,21 @@ PY_PAGES = [pytest.param(p, id=str(p.relative_to(REPO)),
 
 
 @pytest.fixture(scope="session")
-def docs_workdir(tmp_path_factory, tiny_model_dir):
-    """A folder holding runs/quickstart/train: a run trained on the tiny model in a few seconds."""
+def docs_workdir(tmp_path_factory, tiny_model_dir, shared_data):
+    """A folder holding what the pages' examples open: runs/quickstart/train, a run trained on the tiny
+    model in a few seconds, and runs/rec, the recommender folder of `tallrec recommend build --out
+    runs/rec` on the shared MovieLens-100K (with `--last 3`, the setting that command chooses on
+    validation there, given so the fixture skips the choice: 1 s instead of 20)."""
     from tuning.helpers import POOL, VALID, quick_cfg
 
+    from tallrec.cli import main
     from tallrec.tuning.rec_tune import rec_tune
 
     work = tmp_path_factory.mktemp("docs")
     rec_tune(quick_cfg(tiny_model_dir, epochs=1), POOL, VALID, work / "runs" / "quickstart" / "train")
+    code = main(["recommend", "build", "--out", str(work / "runs" / "rec"), "--data", str(shared_data / "ml-100k"),
+                 "--last", "3"])
+    assert code == 0 and (work / "runs" / "rec" / "config.json").is_file()
     return work
 
 
@@ -242,3 +256,24 @@ def test_python_blocks(page: Path, docs_workdir, tiny_model_dir, shared_data, mo
         ran += 1
     if not ran:
         pytest.skip("every Python block of this page is marked skipped")
+
+
+# --- plots ---------------------------------------------------------------------------------------
+
+
+def test_plots_are_drawn_from_committed_results_and_shown(tmp_path):
+    """docs/gen_plots.py draws every plot from a result file in docs/results/; each PNG it writes is
+    committed there and shown on a results page (a plot nobody links, or a stale name, fails)."""
+    pytest.importorskip("matplotlib", reason="gen_plots.py needs matplotlib (pip install -e '.[report]')")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_plots", REPO / "docs" / "gen_plots.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    written = gen.main(["--out", str(tmp_path)])
+    shown = "".join(p.read_text() for p in (REPO / "docs" / "results").glob("*.md"))
+    assert sorted(p.name for p in written) == sorted(gen.PLOTS)
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (REPO / "docs" / "results" / path.name).is_file(), f"{path.name} is not committed: run docs/gen_plots.py"
+        assert f"]({path.name})" in shown, f"{path.name} is on no results page"

@@ -21,7 +21,7 @@ PATH = "serving/openapi.json"
 def build_schema() -> dict:
     from tallrec import __version__
     from tallrec.serve.app import create_app
-    from tallrec.serve.schemas import RankRequest, RerankRequest, ScoreRequest
+    from tallrec.serve.schemas import RankRequest, RecommendRequest, RerankRequest, ScoreRequest
 
     def never_loaded():
         raise RuntimeError("the docs build loads no model")
@@ -30,7 +30,9 @@ def build_schema() -> dict:
     app.version = __version__
     schema = app.openapi()
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for route, model in (("/v1/score", ScoreRequest), ("/v1/rank", RankRequest), ("/v1/rerank", RerankRequest)):
+    bodies = (("/v1/score", ScoreRequest), ("/v1/rank", RankRequest), ("/v1/rerank", RerankRequest),
+              ("/v2/rerank", RerankRequest), ("/v1/recommend", RecommendRequest))
+    for route, model in bodies:
         body = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(body.pop("$defs", {}))
         components[model.__name__] = body

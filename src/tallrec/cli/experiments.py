@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..core.defaults import DEFAULT_RECIPE
 from ..core.errors import TallrecError
 from . import app
 from .options import DataDirOpt, ModelOpt, PrecisionOpt, TestLimitOpt
@@ -46,7 +47,7 @@ def ablation(
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds."),
     instruct_adapter: Path | None = typer.Option(None, "--instruct-adapter", help="A stage-1 adapter (tune-instruct's adapter/)."),
     alpaca: Path | None = typer.Option(None, "--alpaca", help="Alpaca records: train the stage-1 adapter here, once."),
-    config: str | None = typer.Option(None, "--config", help="Rec-tuning settings (default: packaged cpu-quick)."),
+    config: str | None = typer.Option(None, "--config", help=f"Rec-tuning settings (default: packaged {DEFAULT_RECIPE})."),
     instruct_config: str | None = typer.Option(
         None, "--instruct-config", help="Stage-1 settings with --alpaca (default: packaged alpaca-cpu)."),
     model: str | None = ModelOpt,
@@ -76,7 +77,7 @@ def cross_domain(
     valid_from: str = typer.Option(
         "both", "--valid-from", help="Early stopping of the movie+book row on the validation set of the first "
                                      "domain (movie) or of both."),
-    config: str | None = typer.Option(None, "--config", help="Rec-tuning settings (default: packaged cpu-quick)."),
+    config: str | None = typer.Option(None, "--config", help=f"Rec-tuning settings (default: packaged {DEFAULT_RECIPE})."),
     model: str | None = ModelOpt,
     precision: str | None = PrecisionOpt,
     test_limit: int | None = TestLimitOpt,

@@ -38,7 +38,8 @@ class LoraRecipe:
                              "with loss scaling on GPUs without bf16; else fp32) | fp32 | bf16 | fp16",
                              choices=PRECISIONS)
     quantize: str = setting("none", "base weights through bitsandbytes: none | 8bit (the paper's LLaMA) | 4bit "
-                            "(QLoRA: NF4, double quantization); needs the [quantize] extra", choices=QUANTIZE)
+                            "(QLoRA: NF4, double quantization); needs bitsandbytes (the quantize extra)",
+                            choices=QUANTIZE)
     gradient_checkpointing: bool = setting(False, "recompute each layer's activations in the backward pass: "
                                            "about a layer's worth of activations instead of all of them, ~30% slower")
     seed: int = setting(0, "seed of the sample draw, LoRA init and data order", min=0)
