@@ -30,7 +30,7 @@ def test_recommend_blends_the_llm_over_the_retrieval(start_server, catalogue):
     r = client.post("/v1/recommend", json={"liked": liked, "disliked": disliked, "k": 3, "adapter": "other"})
     assert r.status_code == 200, r.text
     body = r.json()
-    retrieval, ask = catalogue.candidates(liked + disliked, [True, True, False], 3)
+    retrieval, ask = catalogue.candidates(disliked + liked, [False, True, True], 3)  # liked last (recency)
     p_yes = [expected("other", ask[0], ask[1], t) for t in retrieval.titles]
     want = catalogue.finish(retrieval, p_yes, 3)
     assert [x["item"] for x in body["items"]] == [{"title": x["title"], "id": x["id"]} for x in want.items]

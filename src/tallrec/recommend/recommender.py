@@ -134,8 +134,10 @@ class Recommender:
             raise DataError("recommend needs a catalogue: tallrec.load(..., catalogue=FOLDER) with a folder "
                             "written by `tallrec recommend build`")
         u = as_user(user)
-        history = [title(t) for t in u.liked] + [title(t) for t in u.disliked]
-        liked = [True] * len(u.liked) + [False] * len(u.disliked)
+        # A User has no timestamps: the liked items go last, so the retriever's recency window (its
+        # last L items) follows what the user liked; every rated item is still excluded.
+        history = [title(t) for t in u.disliked] + [title(t) for t in u.liked]
+        liked = [False] * len(u.disliked) + [True] * len(u.liked)
         rec = self.catalogue.recommend(history, liked, score=self._score_titles, k=k, n=n)
         return [RecommendedItem(item={"title": x["title"], "id": x["id"]}, score=x["score"],
                                 retriever_score=x["retriever_score"], p_yes=x["p_yes"], stage=rec.stage,

@@ -274,8 +274,8 @@ def add_recommend_route(app: FastAPI, state: ServeState) -> None:
         pipe = getattr(engine, "catalogue", None)
         if pipe is None:
             raise RequestError(404, "this server has no catalogue: start it with `tallrec serve --catalogue FOLDER`")
-        history = [title(t) for t in req.liked] + [title(t) for t in req.disliked]
-        liked = [True] * len(req.liked) + [False] * len(req.disliked)
+        history = [title(t) for t in req.disliked] + [title(t) for t in req.liked]  # as Recommender.recommend
+        liked = [False] * len(req.disliked) + [True] * len(req.liked)
         try:
             retrieval, ask = pipe.candidates(history, liked, req.k)
         except DataError as e:
