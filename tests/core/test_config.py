@@ -66,6 +66,8 @@ def test_packaged_names_resolve_per_schema(tmp_path):
     ("lr: fast\n", "lr: expected a number, got 'fast'"),
     ("lr: -1\n", "lr: must be more than 0.0, got -1.0"),
     ("epochs: 2.5\n", "epochs: expected an integer, got 2.5"),
+    ("epochs: .inf\n", "epochs: expected an integer, got inf"),  # not an OverflowError traceback
+    ("lr: .nan\n", "lr: expected a number, got nan"),
     ("balanced: yes please\n", "balanced: expected true or false"),
     ("lora: {r: 0}\n", "lora.r: must be at least 1, got 0"),
     ("lora: 8\n", "lora: expected a mapping of settings"),

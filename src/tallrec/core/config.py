@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -84,7 +85,7 @@ def _coerce(tp, v, key: str):
                 v = float(v)
             except ValueError:
                 raise bad from None
-        if not isinstance(v, (int, float)) or v != v or (tp is int and float(v) != int(v)):
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or (tp is int and float(v) != int(v)):
             raise bad
         return int(v) if tp is int else float(v)
     if tp is str and not isinstance(v, str):
