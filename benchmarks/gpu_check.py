@@ -114,25 +114,10 @@ def export_135m(target: Path) -> Path:
 
 
 def tiny_model(folder: Path, tokenizer_from: Path | None) -> Path:
-    """A 2-layer random Llama (tests/conftest.py's) with SmolLM2's tokenizer, from the exported
-    135M folder or, failing that, the registry package."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    """The tests' tiny model (tallrec.llm.tiny), its tokenizer from the exported 135M folder when given."""
+    from tallrec.llm.tiny import tiny_model as build
 
-    if tokenizer_from is not None:
-        tok = AutoTokenizer.from_pretrained(tokenizer_from)
-    else:
-        from tallrec.llm.models import registry_gguf
-
-        gguf = registry_gguf("smollm2-135m")
-        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return build(folder, tokenizer_from)
 
 
 def model_135m(folder: str | None) -> str:

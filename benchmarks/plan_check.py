@@ -31,21 +31,10 @@ RUN = {"shots": 8, "augment": 0, "epochs": 1, "batch_size": 8, "micro_batch_size
 
 
 def tiny_model(folder: Path) -> Path:
-    """The tests' 2-layer random Llama with the default model's tokenizer (tests/conftest.py)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    """The tests' tiny model (tallrec.llm.tiny)."""
+    from tallrec.llm.tiny import tiny_model as build
 
-    from tallrec.llm.models import registry_gguf
-
-    gguf = registry_gguf("smollm2-135m")
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return build(folder)
 
 
 def measured_peak(argv: list[str], env: dict) -> tuple[int, float, int]:

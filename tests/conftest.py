@@ -45,27 +45,11 @@ def run_cli(capsys):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A 2-layer random Llama with the default model's real tokenizer, saved as a HF folder.
+    """A 2-layer random Llama with the default model's real tokenizer, saved as a HF folder
+    (tallrec.llm.tiny): real tokenization, every test runs in seconds."""
+    from tallrec.llm.tiny import tiny_model
 
-    Real tokenizer (so answer-token discovery and truncation are exercised for real), tiny weights
-    (so every test runs in seconds).
-    """
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from tallrec.llm.models import registry_gguf
-
-    gguf = registry_gguf("smollm2-135m")
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(cfg)
-    out = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="session")
