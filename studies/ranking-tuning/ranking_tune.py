@@ -11,12 +11,15 @@
    is fitted on validation users, so its figure on the same users is in-sample; the honest one is
    2-fold cross-fitted (fitted on one half of the users, measured on the other, and back), both
    with the pipeline's significance gate and without it (the best weight as chosen).
+   Only users whose target is in the top n are scored: the others keep the retriever's rank of the
+   target whatever the LLM says (their P(Yes) is set to a constant, so the weight blends are
+   exactly the benchmark's; the logistic candidate sees their candidates with a zero LLM feature).
 
 `--untuned` skips steps 1-2 and reranks with the base model (the reference on the same users).
 `--test` also scores the test stage and reports the test figures: for the final chosen setting
 only, once (never to choose). Results: OUT/NAME/result.json and a row of --rows.
 
-    python studies/ranking-tuning/ranking_tune.py --users 40 --valid-users 30 --hard 3 --random 1 --eval-users 60
+    OMP_NUM_THREADS=1 python studies/ranking-tuning/ranking_tune.py --users 24 --valid-users 12 --hard 3 --random 1 --eval-users 100
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from tallrec.data.builders.sequences import leave_one_out
 from tallrec.recommend.blend import Blend, blended_ranks, fit_blend
 from tallrec.recommend.loo import retriever_eval
 from tallrec.recommend.metrics import loo_per_user, paired_bootstrap
-from tallrec.recommend.retrievers import fit_on_split
+from tallrec.recommend.retrievers import ItemKNN, fit_on_split
 from tallrec.tuning.config import TrainConfig
 from tallrec.tuning.ranking_examples import RankingExamples, ranking_examples
 from tallrec.tuning.rec_tune import rec_tune
@@ -47,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))  # the catalogue benchmark's LLM steps
 import recommend_bench as bench  # noqa: E402
 
+KNN_LAST = 3  # item-kNN's history items, as chosen on validation NDCG@10 by the benchmark (BENCHMARKS.md)
 RETR = Blend("retriever", "score", 1.0, 0.0, 20)
 LLM = Blend("weight", "score", 0.0, 1.0, 20)
 
@@ -89,14 +93,18 @@ def rerank(split, adapter, users: int, n: int, seed: int, stages, out: Path) -> 
     cache = {}
     for st in stages:
         ev = retriever_eval(split, knn, st, n=n, seed=seed)
-        t0 = time.perf_counter()
-        p, secs = bench.score_subset(split, ev, subset, score, st)
         pos, full, top = bench.target_positions(ev, subset, st), ev.ranks[subset], ev.top_scores[subset]
-        cache[st] = {"p_yes": p.round(6).tolist(), "target_pos": pos.tolist()}
+        hits = [k for k, t in zip(subset, pos) if t >= 0]
+        t0 = time.perf_counter()
+        p_hits, secs = bench.score_subset(split, ev, hits, score, st)
+        p = np.full(top.shape, 0.5)  # a target outside the top n keeps its rank whatever the LLM says
+        p[pos >= 0] = p_hits.reshape(len(hits), -1)
+        cache[st] = {"p_yes": [row.round(6).tolist() if t >= 0 else None for row, t in zip(p, pos)],
+                     "target_pos": pos.tolist()}
         r = loo_per_user(blended_ranks(RETR, top, p, pos, full))["ndcg@10"]
         llm = loo_per_user(blended_ranks(LLM, top, p, pos, full))["ndcg@10"]
         fig = {"seconds_per_user": round(secs, 2), "wall_seconds": round(time.perf_counter() - t0, 1),
-               "target_in_top_n": int((pos >= 0).sum()), "itemknn_ndcg@10": round(float(r.mean()), 6),
+               "target_in_top_n": len(hits), "itemknn_ndcg@10": round(float(r.mean()), 6),
                "llm_alone": versus(llm, r, seed)}
         if st == "valid":
             fitted = fit_blend(top, p, pos, full, n=n, seed=seed)
@@ -120,13 +128,13 @@ def rerank(split, adapter, users: int, n: int, seed: int, stages, out: Path) -> 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None, help="MovieLens-100K folder (default: DATA_DIR/ml-100k)")
-    ap.add_argument("--users", type=int, default=60, help="users giving training examples")
-    ap.add_argument("--valid-users", type=int, default=30, help="other users giving the early-stopping samples")
+    ap.add_argument("--users", type=int, default=24, help="users giving training examples")
+    ap.add_argument("--valid-users", type=int, default=12, help="other users giving the early-stopping samples")
     ap.add_argument("--hard", type=int, default=3, help="hard negatives per user (item-kNN top 20)")
     ap.add_argument("--random", type=int, default=1, help="random unrated negatives per user")
     ap.add_argument("--seed", type=int, default=0, help="seed of the examples, the tuning and the user subset")
     ap.add_argument("--config", default="ranking-cpu", help="rec-tuning recipe (a packaged name or a YAML file)")
-    ap.add_argument("--eval-users", type=int, default=60, help="seeded subset of users the LLM reranks for")
+    ap.add_argument("--eval-users", type=int, default=100, help="seeded subset of users the LLM reranks for")
     ap.add_argument("--n", type=int, default=20, help="candidates the LLM reranks")
     ap.add_argument("--untuned", action="store_true", help="no tuning: rerank with the base model")
     ap.add_argument("--test", action="store_true", help="also report test figures (the final setting only, once)")
@@ -144,9 +152,9 @@ def main(argv=None) -> dict:
     if not a.untuned:
         ex = build_config(RankingExamples, {"users": a.users, "valid_users": a.valid_users, "hard_negatives": a.hard,
                                             "random_negatives": a.random, "top_n": a.n, "seed": a.seed}, "flags")
-        train, valid = ranking_examples(split, ex)
+        train, valid = ranking_examples(split, ex, lambda seqs, rows: ItemKNN(last=KNN_LAST).fit(seqs, rows))
         cfg = load_config(TrainConfig, resolve_config(a.config, "rec"), {"seed": a.seed})
-        row.update(examples=ex.to_dict(), train_samples=len(train), early_stop_samples=len(valid),
+        row.update(examples={**ex.to_dict(), "retriever": f"itemknn last {KNN_LAST}"}, train_samples=len(train), early_stop_samples=len(valid),
                    recipe=a.config)
         c0, t0 = cpu_seconds(), time.perf_counter()
         result = rec_tune(cfg, train, valid, out / "run")

@@ -10,9 +10,12 @@ targets are never a target, a negative or part of a history). Per user:
 
 * history: the TALLRec form of the ratings before that target (last `history`, liked = rating > 3);
 * Yes: the target, the item the user actually rated next;
-* No (hard): `hard_negatives` items drawn (seeded) from item-kNN's top `top_n` for that history,
-  the retriever fitted on every user's training part minus its last item (so it never saw the
-  target), rated items excluded as at recommendation time;
+* No (hard): `hard_negatives` items drawn (seeded) from the retriever's top `top_n` for that
+  history, the retriever fitted here on every user's training part minus its last item (so it never
+  saw the target), items rated before the target not ranked, as at recommendation time. The caller
+  gives the retriever as `fit(sequences, rows) -> retriever` with `scores_many(histories)` (e.g. the
+  catalogue's item-kNN: `lambda s, rows: ItemKNN(last=3).fit(s, rows)`), since tuning/ sits below
+  recommend/ in the package's layers;
 * No (random): `random_negatives` catalogue items drawn uniformly.
 
 Negatives are items the user never rated at all (nor titles equal to a rated one), so no later
@@ -24,6 +27,7 @@ the early-stopping samples.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -47,7 +51,6 @@ class RankingExamples:
     random_negatives: int = setting(1, "No examples per user drawn uniformly from the unrated catalogue", min=0)
     top_n: int = setting(20, "candidates of the retriever the hard negatives are drawn from (the rerank's N)",
                          min=1)
-    last: int = setting(3, "item-kNN: history items scored from (3 is the validation-chosen setting)", min=1)
     history: int = setting(TALLREC_HISTORY, "history items in the prompt (TALLRec: the last 10)", min=1)
     seed: int = setting(0, "seed of the user draw and of the negatives", min=0)
 
@@ -74,17 +77,22 @@ def draw_users(split: LeaveOneOut, cfg: RankingExamples) -> tuple[list[UserSeque
     return drawn[:cfg.users], drawn[cfg.users:]
 
 
-def fit_retriever(split: LeaveOneOut, cfg: RankingExamples):
-    """item-kNN fitted on every user's training part minus its last item (the training targets)."""
-    from ..recommend.retrievers import ItemKNN
+Fit = Callable[[Sequence[Sequence[int]], int], object]
 
-    return ItemKNN(last=cfg.last).fit([u.train[:-1] for u in split.users], split.rows)
+
+def before_targets(split: LeaveOneOut) -> list[tuple[int, ...]]:
+    """What the retriever is fitted on: every user's training part minus its last item (the targets)."""
+    return [u.train[:-1] for u in split.users]
+
+
+def best_ids(scores: np.ndarray, ranked: np.ndarray, n: int) -> list[int]:
+    """The `n` best ranked ids (`ranked` mask), best first, ties by lower id (as recommend/loo.py's top_n)."""
+    s = np.where(ranked, scores, -np.inf)
+    return np.lexsort((np.arange(len(s)), -s))[:min(n, int(ranked.sum()))].tolist()
 
 
 def user_samples(split: LeaveOneOut, u: UserSequence, scores: np.ndarray, cfg: RankingExamples) -> list[Sample]:
     """The Yes example and the No examples of one user (module docstring); target first."""
-    from ..recommend.loo import top_n
-
     k = len(u.train) - 1                      # the target: the training part's last item
     target = u.items[k]
     pairs = list(zip(u.items[max(0, k - cfg.history):k], u.ratings[max(0, k - cfg.history):k]))
@@ -95,7 +103,7 @@ def user_samples(split: LeaveOneOut, u: UserSequence, scores: np.ndarray, cfg: R
     allowed[[i for i in split.titles if split.titles[i] in rated_titles]] = False   # every rated item, any id
     ranked = split.catalogue.copy()
     ranked[list(u.items[:k])] = False         # what the retriever would rank at that point
-    top = [int(i) for i in top_n(scores, ranked, cfg.top_n) if allowed[i]]
+    top = [int(i) for i in best_ids(scores, ranked, cfg.top_n) if allowed[i]]
     hard = rng.sample(top, min(cfg.hard_negatives, len(top)))
     allowed[hard] = False
     rest = np.flatnonzero(allowed).tolist()
@@ -108,13 +116,14 @@ def user_samples(split: LeaveOneOut, u: UserSequence, scores: np.ndarray, cfg: R
             + [sample(i, False, "random") for i in rand])
 
 
-def ranking_examples(split: LeaveOneOut, cfg: RankingExamples) -> tuple[list[Sample], list[Sample]]:
-    """(training samples, early-stopping samples) from training-period targets (module docstring)."""
+def ranking_examples(split: LeaveOneOut, cfg: RankingExamples, fit: Fit) -> tuple[list[Sample], list[Sample]]:
+    """(training samples, early-stopping samples) from training-period targets; `fit(sequences, rows)`
+    gives the retriever of the hard negatives (module docstring)."""
     problems = cfg.check()
     if problems:
         raise DataError(f"ranking examples: {problems[0]}")
     train_users, valid_users = draw_users(split, cfg)
-    retriever = fit_retriever(split, cfg)
+    retriever = fit(before_targets(split), split.rows)
 
     def build(users: list[UserSequence]) -> list[Sample]:
         scores = retriever.scores_many([u.train[:-1] for u in users])
