@@ -157,8 +157,9 @@ def main(argv=None) -> dict:
         row.update(examples={**ex.to_dict(), "retriever": f"itemknn last {KNN_LAST}"}, train_samples=len(train), early_stop_samples=len(valid),
                    recipe=a.config)
         c0, t0 = cpu_seconds(), time.perf_counter()
+        trained_before = (out / "run" / "history.json").is_file()  # a finished run is reused, not retrained
         result = rec_tune(cfg, train, valid, out / "run")
-        row["tuning"] = {"best_early_stop_auc": result.best_valid_auc, "best_step": result.best_step,
+        row["tuning"] = {"reused": trained_before, "best_early_stop_auc": result.best_valid_auc, "best_step": result.best_step,
                          "steps": result.steps, "wall_seconds": round(time.perf_counter() - t0, 1),
                          "cpu_minutes": round((cpu_seconds() - c0) / 60, 1), "checks": result.history}
         adapter = str(out / "run")
