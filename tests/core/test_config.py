@@ -58,7 +58,7 @@ def test_packaged_names_resolve_per_schema(tmp_path):
     own = tmp_path / "paper.yaml"
     own.write_text("lr: 0.5\n")
     assert resolve_config(own, "rec") == own  # a real path wins over a packaged name
-    with pytest.raises(TallrecError, match="packaged rec configs: cpu-augment, cpu-quick, paper"):
+    with pytest.raises(TallrecError, match="packaged rec configs: cpu-augment, cpu-quick, paper, ranking-cpu"):
         resolve_config("papr", "rec")
 
 
