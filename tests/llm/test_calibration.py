@@ -122,7 +122,7 @@ def test_calibrate_then_evaluate_and_predict(run_cli, files, tiny_model_dir):
     assert code == 0, err
     assert "temperature" in out and (run / "adapter" / "calibration.json").is_file()
 
-    code, out, err = run_cli("evaluate", "--adapter", run / "adapter", "--out", files / "cal", "--plot", *ev)
+    code, out, err = run_cli("evaluate", "--adapter", run, "--out", files / "cal", "--plot", *ev)  # a run folder will do
     assert code == 0, err
     rec = json.loads((files / "cal" / "metrics.json").read_text())
     assert rec["calibrated"] is True and rec["calibration"]["method"] == "temperature"
@@ -177,6 +177,6 @@ def test_calibrated_at_the_end_of_training(run_cli, files, tiny_model_dir):
 
 def test_calibrate_bad_input(run_cli, files, tmp_path):
     code, _, err = run_cli("calibrate", tmp_path / "nothing", "--valid", files / "valid.json")
-    one_line_error(code, err, "neither a run folder")
+    one_line_error(code, err, "no such run or adapter folder")
     code, _, err = run_cli("calibrate", tmp_path, "--valid", files / "valid.json", "--method", "isotonic")
     one_line_error(code, err, "--method 'isotonic'")

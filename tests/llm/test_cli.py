@@ -54,7 +54,7 @@ def test_evaluate_untuned(run_cli, files, tiny_model_dir):
 
 @pytest.mark.parametrize("args, message", [
     (["--no-adapter", "--model", "/nonexistent/model"], "/nonexistent/model: no such model folder or file"),
-    (["--adapter", "/nonexistent/adapter"], "not a LoRA adapter folder"),
+    (["--adapter", "/nonexistent/adapter"], "no such run or adapter folder"),
     ([], "give exactly one of --adapter DIR or --no-adapter"),
 ])
 def test_evaluate_bad_input(run_cli, files, args, message):

@@ -14,14 +14,6 @@ from .config_flags import config_flags
 from .options import ScoringFlags
 
 
-def resolve_adapter(run: Path) -> Path:
-    """The adapter folder of RUN: RUN/adapter (a run folder) or RUN itself."""
-    for candidate in (run / "adapter", run):
-        if (candidate / "adapter_config.json").is_file():
-            return candidate
-    raise TallrecError(f"{run}: neither a run folder holding adapter/ nor a LoRA adapter folder")
-
-
 @app.command()
 @config_flags(ScoringFlags, exclude=("adapter", "no_adapter"), default_label="default")
 def calibrate(
@@ -33,6 +25,7 @@ def calibrate(
     """Fit Platt or temperature scaling of P(Yes) on validation samples; AUC is unchanged (a monotone map).
 
     Writes adapter/calibration.json; `tallrec evaluate` and `predict` then report calibrated P(Yes) (uncalibrated figures beside)."""
+    from ..llm.adapters import find_adapter
     from ..llm.calibration import METHODS, calibration_path, fit_calibration, samples_fingerprint, save_calibration
     from ..llm.encoding import lm_template
     from ..llm.scoring import Scorer
@@ -40,9 +33,9 @@ def calibrate(
 
     if method not in METHODS:
         raise TallrecError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
-    adapter = resolve_adapter(run)
+    adapter = find_adapter(run)
     flags = load_config(ScoringFlags, None, {**overrides, "adapter": str(adapter)})
-    lm, samples, options = scoring_setup(valid, calibration_path(adapter), False, flags)
+    lm, samples, options, _ = scoring_setup(valid, calibration_path(adapter), False, flags)
     if any(s.label is None for s in samples):
         raise TallrecError(f"{valid}: calibration needs labelled samples (every output Yes. or No.)")
     raw = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc="calibrating")

@@ -20,11 +20,11 @@ def scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlag
     from ..core.defaults import DEFAULT_MODEL
     from ..core.io import check_writable
     from ..data import load_samples
-    from ..llm.adapters import check_adapter_prompt, with_adapter
+    from ..llm.adapters import check_adapter_prompt, find_adapter, with_adapter
     from ..llm.models import load_model
     from ..llm.scoring import ScoreOptions
 
-    adapter = Path(flags.adapter) if flags.adapter else None
+    adapter = find_adapter(flags.adapter) if flags.adapter else None  # a run folder or its adapter/
     if (adapter is None) == (not flags.no_adapter):
         raise TallrecError("give exactly one of --adapter DIR or --no-adapter")
     if adapter is not None:
@@ -36,7 +36,8 @@ def scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlag
     samples, _ = attach_users(samples[:limit] if limit else samples)  # for UAUC/GAUC, when they can be known
     check_writable(out, folder=out_is_folder)
     lm = with_adapter(load_model(base, flags.precision), adapter, prompt=flags.prompt)
-    return lm, samples, ScoreOptions(batch_size=flags.batch_size, cutoff=flags.cutoff, compile=flags.compile)
+    options = ScoreOptions(batch_size=flags.batch_size, cutoff=flags.cutoff, compile=flags.compile)
+    return lm, samples, options, None if adapter is None else str(adapter)
 
 
 @app.command()
@@ -54,8 +55,8 @@ def evaluate(
     from ..llm.evaluation import evaluate as run_eval
 
     flags = load_config(ScoringFlags, None, overrides)
-    lm, samples, options = scoring_setup(data, out, True, flags, limit)
-    rec = run_eval(lm, samples, out, data=str(data), adapter=flags.adapter, options=options, plot=plot,
+    lm, samples, options, adapter = scoring_setup(data, out, True, flags, limit)
+    rec = run_eval(lm, samples, out, data=str(data), adapter=adapter, options=options, plot=plot,
                    calibration=None if uncalibrated else "auto")
     typer.echo(f"AUC {rec['auc']:.4f} on {rec['n']} samples ({rec['seconds']:.0f} s) -> {out / 'metrics.json'}")
     typer.echo(_figures_line(rec))
@@ -84,8 +85,8 @@ def predict(
     from ..llm.evaluation import predict as run_predict
 
     flags = load_config(ScoringFlags, None, overrides)
-    lm, samples, options = scoring_setup(data, out, False, flags)
-    run_predict(lm, samples, out, options=options, adapter=flags.adapter, data=str(data))
+    lm, samples, options, adapter = scoring_setup(data, out, False, flags)
+    run_predict(lm, samples, out, options=options, adapter=adapter, data=str(data))
     typer.echo(f"{len(samples)} predictions -> {out}")
 
 
