@@ -160,7 +160,7 @@ CASES = [
      ".gguf", "out-ev"),
     # adapters
     ("adapter-empty-folder", "evaluate --adapter {ws}/empty-adapter --data {ws}/test.json --out {ws}/out-ev",
-     "not a LoRA adapter folder", "out-ev"),
+     "not a run folder (with adapter/) or an adapter folder", "out-ev"),
     ("adapter-other-base", "evaluate --adapter {ws}/foreign-adapter --model {model} --precision fp32 "
      "--data {ws}/test.json --out {ws}/out-ev", "trained on base model", "out-ev"),
     ("init-adapter-not-an-adapter", "train --train {ws}/train.json --valid {ws}/valid.json --out {ws}/out-tr "
