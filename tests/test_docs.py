@@ -212,7 +212,8 @@ def test_checker_refuses_what_does_not_exist():
 # --- Python blocks -------------------------------------------------------------------------------
 
 PY_PAGES = [pytest.param(p, id=str(p.relative_to(REPO)),
-                         marks=[pytest.mark.slow] if any(b.slow for b in blocks(p)) else [])
+                         # integration: they build a trained run and a recommender folder first (~1 min)
+                         marks=[pytest.mark.slow] if any(b.slow for b in blocks(p)) else [pytest.mark.integration])
             for p in PAGES if any(b.lang == "python" for b in blocks(p))]
 
 
