@@ -80,8 +80,9 @@ def parse_user(obj, where: str) -> UserLine:
         raise DataError(f"{where}: {one_line(e)}") from None
 
 
-def read_users(path: str | os.PathLike) -> list[UserLine]:
-    """Every line of a users.jsonl file, checked; a one-line DataError naming the line otherwise."""
+def json_lines(path: str | os.PathLike) -> list[tuple[int, str, object]]:
+    """(line number, "FILE: line N", parsed object) of every non-blank line of a JSON-lines file of
+    users; a one-line DataError for a missing, non-UTF-8, invalid or empty file."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: no such file (users, one JSON object a line)")
@@ -89,20 +90,27 @@ def read_users(path: str | os.PathLike) -> list[UserLine]:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    users = []
+    out = []
     for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         where = f"{p}: line {n}"
         try:
-            obj = json.loads(raw)
+            out.append((n, where, json.loads(raw)))
         except json.JSONDecodeError as e:
             raise DataError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+    if not out:
+        raise DataError(f"{p}: holds no users")
+    return out
+
+
+def read_users(path: str | os.PathLike) -> list[UserLine]:
+    """Every line of a users.jsonl file of candidates, checked; a one-line DataError naming the line."""
+    users = []
+    for n, where, obj in json_lines(path):
         if isinstance(obj, dict) and "line" in obj:
             raise DataError(f"{where}: unknown field 'line'")
         users.append(parse_user(obj, where).model_copy(update={"line": n}))
-    if not users:
-        raise DataError(f"{p}: holds no users")
     return users
 
 
@@ -137,23 +145,13 @@ class HistoryLine(Strict):
 
 
 def read_history_users(path: str | os.PathLike) -> list[HistoryLine]:
-    """Every line of a users.jsonl of histories, checked; a one-line DataError naming the line otherwise."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: no such file (users, one JSON object a line)")
+    """Every line of a users.jsonl of histories, checked; a one-line DataError naming the line."""
     out = []
-    for n, raw in enumerate(p.read_text(encoding="utf-8", errors="strict").splitlines(), start=1):
-        if not raw.strip():
-            continue
+    for _, where, obj in json_lines(path):
         try:
-            obj = json.loads(raw)
             line = HistoryLine.model_validate(obj)
             line.as_user  # the history's own checks  # noqa: B018
-        except json.JSONDecodeError as e:
-            raise DataError(f"{p}: line {n}: invalid JSON ({e.msg} at column {e.colno})") from None
         except ValidationError as e:
-            raise DataError(f"{p}: line {n}: {one_line(e)}") from None
+            raise DataError(f"{where}: {one_line(e)}") from None
         out.append(line)
-    if not out:
-        raise DataError(f"{p}: holds no users")
     return out
