@@ -160,3 +160,32 @@ def test_cli_recommend_writes_one_line_per_user_and_refuses_bad_lines(tmp_path, 
     code, _, err = run_cli("recommend", "--catalogue", out, "--users", users, "--out", tmp_path / "r2.jsonl",
                            "--model", tiny_model_dir)
     assert code == 1 and "line 1: unknown field 'candidates'" in err and not (tmp_path / "r2.jsonl").exists()
+
+
+def test_cli_recommend_loads_no_model_when_the_blend_keeps_the_retriever(tmp_path, raw, tiny_model_dir, run_cli,
+                                                                       monkeypatch):
+    """A folder whose blend is the retriever alone recommends without loading an LLM; one whose blend
+    uses the LLM loads it and marks its records retriever+llm."""
+    from tallrec.recommend.recommender import Recommender
+
+    users = tmp_path / "users.jsonl"
+    users.write_text('{"user": "a", "liked": ["Film 1 (1951)"], "disliked": ["Film 2 (1952)"]}\n')
+    alone = build_recommender_folder(tmp_path / "alone", raw, "itemknn")
+
+    def no_model(*a, **k):
+        raise AssertionError("the LLM was loaded for a retriever-only blend")
+
+    with monkeypatch.context() as m:
+        m.setattr(Recommender, "load", no_model)
+        code, _, err = run_cli("recommend", "--catalogue", alone, "--users", users, "--out", tmp_path / "a.jsonl",
+                               "--adapter", tmp_path / "unused")
+    assert code == 0, err
+    assert "--adapter" in err and "not used" in err
+    assert json.loads((tmp_path / "a.jsonl").read_text())["items"][0]["stage"] == "retriever"
+    mixed = build_recommender_folder(tmp_path / "mixed", raw, "popularity",
+                                     blend=Blend("weight", "score", 0.5, 0.5, 10), n=10)
+    code, _, err = run_cli("recommend", "--catalogue", mixed, "--users", users, "--out", tmp_path / "m.jsonl",
+                           "--model", tiny_model_dir, "--precision", "fp32")
+    assert code == 0, err
+    items = json.loads((tmp_path / "m.jsonl").read_text())["items"]
+    assert items[0]["stage"] == "retriever+llm" and all(0 < x["p_yes"] < 1 for x in items)

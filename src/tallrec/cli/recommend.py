@@ -37,15 +37,22 @@ def recommend(
     if catalogue is None or users is None or out is None:
         raise DataError("give --catalogue FOLDER, --users users.jsonl and --out recs.jsonl (or `recommend build`)")
     from ..core.io import check_writable, write_text_atomic
-    from ..recommend.recommender import Recommender
+    from ..recommend.catalogue import load_recommender_folder
+    from ..recommend.recommender import Recommender, recommend_from
     from ..recommend.userfile import read_history_users
 
     lines = read_history_users(users)
     check_writable(out, folder=False)
-    rec = Recommender.load(adapter, model=model, precision=precision, catalogue=catalogue)
+    pipe = load_recommender_folder(catalogue)
+    score = None
+    if not pipe.blend.uses_llm and adapter is not None:
+        typer.echo(f"note: the folder's blend keeps the retriever alone; --adapter {adapter} is not used", err=True)
+    if pipe.blend.uses_llm:   # the retriever alone needs no model: none is loaded
+        rec = Recommender.load(adapter, model=model, precision=precision, catalogue=catalogue)
+        pipe, score = rec.catalogue, rec._score_titles
     rows = []
     for line in lines:
-        items = rec.recommend(line.as_user, k=k)
+        items = recommend_from(pipe, line.as_user, k=k, score=score)
         rows.append(json.dumps({"user": line.user, "items": [r.model_dump() for r in items]}) + "\n")
     write_text_atomic(out, "".join(rows))
     typer.echo(f"recommended {k} items to each of {len(lines)} users -> {out}")

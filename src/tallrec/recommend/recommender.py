@@ -133,15 +133,7 @@ class Recommender:
         if self.catalogue is None:
             raise DataError("recommend needs a catalogue: tallrec.load(..., catalogue=FOLDER) with a folder "
                             "written by `tallrec recommend build`")
-        u = as_user(user)
-        # A User has no timestamps: the liked items go last, so the retriever's recency window (its
-        # last L items) follows what the user liked; every rated item is still excluded.
-        history = [title(t) for t in u.disliked] + [title(t) for t in u.liked]
-        liked = [False] * len(u.disliked) + [True] * len(u.liked)
-        rec = self.catalogue.recommend(history, liked, score=self._score_titles, k=k, n=n)
-        return [RecommendedItem(item={"title": x["title"], "id": x["id"]}, score=x["score"],
-                                retriever_score=x["retriever_score"], p_yes=x["p_yes"], stage=rec.stage,
-                                note=rec.note) for x in rec.items]
+        return recommend_from(self.catalogue, user, k=k, n=n, score=self._score_titles)
 
     def _score_titles(self, liked: list[str], disliked: list[str], candidates: list[str]) -> list[float]:
         return self.score(User(liked=liked, disliked=disliked), candidates)
@@ -155,6 +147,22 @@ class Recommender:
 
         return evaluate(self.lm, samples, out, data=data, adapter=self.adapter,
                         options=ScoreOptions(cutoff=self.cutoff), **extra)
+
+
+def recommend_from(pipe, user: User | dict, k: int = 10, n: int | None = None,
+                   score=None) -> list[RecommendedItem]:
+    """`Recommender.recommend` on a recommender folder's pipeline (recommend/catalogue.py); `score`
+    is the LLM step, needed only when the folder's blend uses the LLM (`tallrec recommend` loads no
+    model otherwise)."""
+    u = as_user(user)
+    # A User has no timestamps: the liked items go last, so the retriever's recency window (its
+    # last L items) follows what the user liked; every rated item is still excluded.
+    history = [title(t) for t in u.disliked] + [title(t) for t in u.liked]
+    liked = [False] * len(u.disliked) + [True] * len(u.liked)
+    rec = pipe.recommend(history, liked, score=score, k=k, n=n)
+    return [RecommendedItem(item={"title": x["title"], "id": x["id"]}, score=x["score"],
+                            retriever_score=x["retriever_score"], p_yes=x["p_yes"], stage=rec.stage,
+                            note=rec.note) for x in rec.items]
 
 
 def load(run: str | os.PathLike | None = None, *, model: str | None = None, device: str | None = None,
