@@ -9,15 +9,22 @@ validation target; rated items are never ranked; ties in the target's favour
    settings chosen on validation NDCG@10 only; NDCG/Recall@10/20, MRR (full catalogue and the
    "sampled" variant: target + 100 unrated items) on all users, validation and test.
 2. best_retriever: the highest validation NDCG@10.
-3. On a seeded subset of users (--users): the LLM (untuned default model, or --adapter RUN) scores
-   the best retriever's top --n candidates of each user, at validation and at test, with the
-   TALLRec history (last 10 ratings before the target, liked = rating > 3).
-4. The blend (tallrec.recommend.blend) fitted on the subset's validation users; it keeps the
-   retriever alone unless the validation gain is significant (paired bootstrap, 95%).
-5. On the subset's test users: the LLM's order alone (llm_rerank), the pipeline (the blend), and
-   the paired bootstrap of pipeline minus best retriever (NDCG@10).
+3. On a seeded subset of users (--users): each LLM row (--llm, repeatable: "untuned", or a run or
+   adapter folder scored pointwise by P(Yes)) scores the best retriever's top --n candidates of
+   each user, at validation and at test, with the TALLRec history (last 10 ratings before the
+   target, liked = rating > 3). Every row is scored on the same users; users whose target is not
+   in the top --n are not scored (no rerank can change their rank; see score_subset).
+4. Per LLM row, the blend (tallrec.recommend.blend) fitted on the subset's validation users; it
+   keeps the retriever alone unless the validation gain is significant (paired bootstrap, 95%).
+   The pipeline is the row whose blend has the best validation NDCG@10 (the retriever alone when
+   every blend keeps it).
+5. On the subset's test users: each LLM's order alone (llm_rerank), the pipeline, and the paired
+   bootstrap of pipeline minus best retriever (NDCG@10).
+6. seconds_per_user: `Recommender.recommend(user, k=10)` end to end (retrieval over the catalogue,
+   the LLM's rerank of the top --n, the blend), through a recommender folder whose blend uses the
+   LLM, timed on --time-users users after one warm-up call (the first LLM row's model).
 
-    python benchmarks/recommend_bench.py [--users 100] [--n 20] [--adapter RUN] [--json FILE]
+    python benchmarks/recommend_bench.py [--users 100] [--n 20] [--llm untuned --llm RUN ...] [--json FILE]
 
 `--no-llm` stops after step 2. The LLM call is isolated in `llm_scorer`.
 """
@@ -50,23 +57,118 @@ def llm_scorer(adapter: str | None, model: str | None, precision: str):
     from tallrec.recommend.recommender import Recommender
 
     rec = Recommender.load(adapter, model=model, precision=precision)
-    label = f"{rec.lm.name}" + (f"+{Path(adapter).name}" if adapter else " (untuned)")
+    label = f"{rec.lm.name}" + (f"+{adapter}" if adapter else " (untuned)")
     from tallrec import User
 
     return (lambda liked, disliked, candidates: rec.score(User(liked=liked, disliked=disliked), candidates)), label
 
 
-def score_subset(split, ev, users, score, stage: str) -> tuple[np.ndarray, float]:
-    """P(Yes) [U, N] of each subset user's top-N candidates at `stage`; mean seconds per user."""
+def llm_rows(a, split, ev, best: str, out: dict) -> None:
+    """Steps 3-6 of the module docstring, writing their keys into `out`."""
+    specs = (a.llm or []) + (a.adapter or []) or ["untuned"]
+    subset = sorted(random.Random(a.seed).sample(range(len(split.users)), min(a.users, len(split.users))))
+    out["users"] = len(subset)
+    pos = {st: target_positions(ev[st], subset, st) for st in ("valid", "test")}
+    full = {st: ev[st].ranks[subset] for st in ("valid", "test")}
+    top = {st: ev[st].top_scores[subset] for st in ("valid", "test")}
+    retr = Blend("retriever", "score", 1.0, 0.0, a.n)
+    llm_only = Blend("weight", "score", 0.0, 1.0, a.n)
+    out["llm_rerank"], out["blends"], secs = {}, {}, []
+    chosen = None   # (validation NDCG@10 of the kept blend, name, blend, test P(Yes))
+    for spec in specs:
+        score, label = llm_scorer(None if spec == "untuned" else spec, a.model, a.precision)
+        name = f"{best}+{label}"
+        p = {}
+        for st in ("valid", "test"):
+            p[st], sec = score_subset(split, ev[st], subset, score, st, pos[st])
+            secs.append(sec)
+        fig = {st: figures(blended_ranks(llm_only, top[st], p[st], pos[st], full[st])) for st in p}
+        blend = fit_blend(top["valid"], p["valid"], pos["valid"], full["valid"], n=a.n, seed=a.seed)
+        kept = blend.fitted.get("ndcg@10_best") if blend.uses_llm else blend.fitted["ndcg@10_retriever"]
+        out["llm_rerank"][name] = {"ndcg@10": fig["test"]["ndcg@10"], "valid_ndcg@10": fig["valid"]["ndcg@10"],
+                                   "blend_kept": blend.fitted["kept"]}
+        out["blends"][name] = json.loads(blend_json(blend))
+        if chosen is None or kept > chosen[0]:
+            chosen = (kept, name, blend, p["test"])
+        del score
+    _, name, blend, p_test = chosen
+    if a.blend_out:
+        Path(a.blend_out).write_text(blend_json(blend))
+    ranks_pipe = blended_ranks(blend, top["test"], p_test, pos["test"], full["test"])
+    ranks_retr = blended_ranks(retr, top["test"], p_test, pos["test"], full["test"])
+    pipe = figures(ranks_pipe)
+    diff, lo, hi = paired_bootstrap(loo_per_user(ranks_pipe)["ndcg@10"], loo_per_user(ranks_retr)["ndcg@10"],
+                                    seed=a.seed)
+    out["pipeline"] = {"ndcg@10": pipe["ndcg@10"], "recall@10": pipe["recall@10"],
+                       "llm": name if blend.uses_llm else None, "blend": blend.fitted["kept"]}
+    out["best_retriever_subset"] = {st: figures(blended_ranks(retr, top[st], top[st], pos[st], full[st]))
+                                    for st in ("valid", "test")}
+    out["hit_rate_top_n"] = {st: round(float((pos[st] >= 0).mean()), 6) for st in pos}
+    out["blend"] = json.loads(blend_json(blend))
+    out["diff_ndcg10"] = round(diff, 6)
+    out["diff_ci95"] = [round(lo, 6), round(hi, 6)]
+    out["llm_seconds_per_scored_user"] = round(float(np.mean(secs)), 3)
+    if a.time_users:
+        spec = specs[0]
+        out["seconds_per_user"], out["timing"] = time_recommend(
+            a, split, best, out["retriever_details"][best]["settings"], None if spec == "untuned" else spec,
+            [split.users[k] for k in subset[:a.time_users]])
+
+
+def time_recommend(a, split, best: str, settings: dict, adapter: str | None, users) -> tuple[float, dict]:
+    """Seconds per `Recommender.recommend(user, k=10)` through a recommender folder whose blend uses
+    the LLM (retrieval, the rerank of the top n, the blend), after one untimed warm-up call."""
+    import tempfile
+
+    import torch
+
+    from tallrec import User
+    from tallrec.recommend.catalogue import build_recommender_folder
+    from tallrec.recommend.recommender import Recommender
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_recommender_folder(Path(tmp) / "rec", a.data or data_dir() / "ml-100k", best, settings,
+                                          blend=Blend("weight", "score", 0.5, 0.5, a.n), adapter=adapter, n=a.n)
+        rec = Recommender.load(adapter, model=a.model, precision=a.precision, catalogue=folder)
+        people = []
+        for u in users:   # every rating before the test target, as a real user's profile
+            k = u.cut("test")
+            people.append(User(liked=[split.titles[i] for i, r in zip(u.items[:k], u.ratings[:k]) if r > 3],
+                               disliked=[split.titles[i] for i, r in zip(u.items[:k], u.ratings[:k]) if r <= 3]))
+        rec.recommend(people[0], k=10)
+        times, stages = [], set()
+        for person in people:
+            t0 = time.perf_counter()
+            got = rec.recommend(person, k=10)
+            times.append(time.perf_counter() - t0)
+            stages |= {r.stage for r in got}
+    sec = round(float(np.mean(times)), 3)
+    return sec, {"users": len(times), "k": 10, "n": a.n, "stages": sorted(stages), "torch_threads":
+                 torch.get_num_threads(), "median": round(float(np.median(times)), 3),
+                 "max": round(float(np.max(times)), 3)}
+
+
+def score_subset(split, ev, users, score, stage: str, pos) -> tuple[np.ndarray, float]:
+    """P(Yes) [U, N] of each subset user's top-N candidates at `stage`; mean seconds per scored user.
+
+    Only users whose target is in the top N (pos >= 0) are scored: no order of the top N changes the
+    others' rank (blend.blended_ranks), so their P(Yes) is a constant 0.5 (its log-odds standardise
+    to zeros: the logistic blend candidate sees them as all-negative rows with no LLM signal)."""
     t0 = time.perf_counter()
-    out = []
-    for k in users:
+    out, scored = [], 0
+    n = ev.top_ids.shape[1]
+    for j, k in enumerate(users):
+        if pos[j] < 0:
+            out.append([0.5] * n)
+            continue
         u = ev.users[k]
         liked, disliked = split.tallrec_history(u, stage)
         cands = [{"id": int(i), "title": split.titles[int(i)]} for i in ev.top_ids[k]]
         out.append(score(liked, disliked, cands))
-        print(f"  llm {stage} {len(out)}/{len(users)}", file=sys.stderr, flush=True)
-    return np.asarray(out, dtype=np.float64), (time.perf_counter() - t0) / max(1, len(users))
+        scored += 1
+        if scored % 25 == 0:
+            print(f"  llm {stage} {j + 1}/{len(users)} ({scored} scored)", file=sys.stderr, flush=True)
+    return np.asarray(out, dtype=np.float64), (time.perf_counter() - t0) / max(1, scored)
 
 
 def target_positions(ev, users, stage: str) -> np.ndarray:
@@ -90,7 +192,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--users", type=int, default=100, help="seeded subset of users the LLM reranks for")
     ap.add_argument("--n", type=int, default=20, help="candidates the LLM reranks")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--adapter", default=None, help="run or adapter folder (default: the untuned model)")
+    ap.add_argument("--llm", action="append", default=None, metavar="SPEC",
+                    help="an LLM rerank row: 'untuned' or a run/adapter folder; repeat for several rows "
+                         "(default: untuned)")
+    ap.add_argument("--adapter", action="append", default=None, help="same as --llm RUN")
+    ap.add_argument("--time-users", type=int, default=20, help="users timed through Recommender.recommend (0: skip)")
     ap.add_argument("--model", default=None, help="base model (default: the adapter's, else smollm2-135m)")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--no-llm", action="store_true", help="retrievers only")
@@ -121,40 +227,7 @@ def main(argv=None) -> dict:
     out["best_retriever"] = best
 
     if not a.no_llm:
-        ev = evals[best]
-        subset = sorted(random.Random(a.seed).sample(range(len(split.users)), min(a.users, len(split.users))))
-        out["users"] = len(subset)
-        score, label = llm_scorer(a.adapter, a.model, a.precision)
-        p, pos, full, secs = {}, {}, {}, []
-        for st in ("valid", "test"):
-            p[st], s = score_subset(split, ev[st], subset, score, st)
-            secs.append(s)
-            pos[st] = target_positions(ev[st], subset, st)
-            full[st] = ev[st].ranks[subset]
-        top = {st: ev[st].top_scores[subset] for st in ("valid", "test")}
-        retr = Blend("retriever", "score", 1.0, 0.0, a.n)
-        llm_only = Blend("weight", "score", 0.0, 1.0, a.n)
-        fig = {st: {"retriever": figures(blended_ranks(retr, top[st], p[st], pos[st], full[st])),
-                    "llm": figures(blended_ranks(llm_only, top[st], p[st], pos[st], full[st]))} for st in p}
-        blend = fit_blend(top["valid"], p["valid"], pos["valid"], full["valid"], n=a.n, seed=a.seed)
-        if a.blend_out:
-            Path(a.blend_out).write_text(blend_json(blend))
-        ranks_pipe = blended_ranks(blend, top["test"], p["test"], pos["test"], full["test"])
-        ranks_retr = blended_ranks(retr, top["test"], p["test"], pos["test"], full["test"])
-        pipe = figures(ranks_pipe)
-        diff, lo, hi = paired_bootstrap(loo_per_user(ranks_pipe)["ndcg@10"], loo_per_user(ranks_retr)["ndcg@10"],
-                                        seed=a.seed)
-        out["llm_rerank"] = {f"{best}+{label}": {"ndcg@10": fig["test"]["llm"]["ndcg@10"],
-                                                 "valid_ndcg@10": fig["valid"]["llm"]["ndcg@10"]}}
-        out["pipeline"] = {"ndcg@10": pipe["ndcg@10"], "recall@10": pipe["recall@10"]}
-        out["best_retriever_subset"] = {st: fig[st]["retriever"] for st in fig}
-        out["llm_subset"] = {st: fig[st]["llm"] for st in fig}
-        out["hit_rate_top_n"] = {st: round(float((pos[st] >= 0).mean()), 6) for st in pos}
-        out["blend"] = json.loads(blend_json(blend))
-        out["diff_ndcg10"] = round(diff, 6)
-        out["diff_ci95"] = [round(lo, 6), round(hi, 6)]
-        out["seconds_per_user"] = round(float(np.mean(secs)), 3)
-        out["llm"] = label
+        llm_rows(a, split, evals[best], best, out)
     out["seconds"] = round(time.perf_counter() - t_all, 1)
     text = json.dumps(out, indent=2)
     if a.json:
