@@ -59,7 +59,7 @@ def test_deterministic_seeded_and_manifest(bench, tmp_path, run_cli):
     root, raw, _, _ = bench
     assert run_cli("data", "prepare", "ranking", "--raw", raw, "--out", tmp_path / "a")[0] == 0
     assert run_cli("data", "prepare", "ranking", "--raw", raw, "--out", tmp_path / "b", "--seed", "1")[0] == 0
-    for name in ("train.json", "valid.json", "test.jsonl", "manifest.json"):
+    for name in ("train.json", "valid.json", "test.jsonl", "valid.jsonl", "manifest.json"):
         assert (tmp_path / "a" / name).read_bytes() == (root / "bench" / name).read_bytes()
     assert (tmp_path / "b" / "test.jsonl").read_bytes() != (tmp_path / "a" / "test.jsonl").read_bytes()
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
@@ -148,8 +148,75 @@ def test_movielens_ranking_benchmark(shared_data, tmp_path, run_cli):
     official = shared_data / "tallrec-official" / "movie"
     assert (tmp_path / "r" / "valid.json").read_bytes() == (official / "valid.json").read_bytes()
     assert manifest["sha256"]["train.json"].startswith("460a8639")
+    assert manifest["sha256"]["test.jsonl"].startswith("02512b65c4d9")  # unchanged by the validation lists
+    assert manifest["valid_lists"] == 658
     code, out, err = run_cli("evaluate-ranking", "--data", tmp_path / "r", "--out", tmp_path / "ev",
                              "--methods", "random,popularity")
     assert code == 0, err
     rec = json.loads((tmp_path / "ev" / "metrics.json").read_text())["methods"]
     assert rec["random"]["hr@10"] == 0.5 and rec["popularity"]["hr@10"] > 0.5
+
+
+def test_validation_lists_follow_the_rule_on_the_validation_windows(bench):
+    root, raw, ratings, _ = bench
+    lists = [json.loads(x) for x in (root / "bench" / "valid.jsonl").read_text().splitlines()]
+    liked = [s for s in build_movielens(raw)["valid"] if s.label]
+    assert len(lists) == len(liked) > 0
+    rated = {}
+    for u, i, _, _ in ratings:
+        rated.setdefault(u, set()).add(i)
+    for x, s in zip(lists, liked):
+        ids = [c["id"] for c in x["candidates"]]
+        assert x["target"] == s.meta["item"] and ids.count(x["target"]) == 1 and len(set(ids)) == 20
+        assert not set(i for i in ids if i != x["target"]) & rated[x["user"]]
+
+
+def _fake_llm(part, oracle):
+    """P(Yes) that knows the target (oracle) or is seeded noise."""
+    import random
+
+    rng = random.Random(0)
+    return [[(0.9 if i == u.target_index else 0.1) if oracle else rng.random() for i in range(len(u.candidates))]
+            for u in part]
+
+
+@pytest.mark.parametrize("oracle", [True, False])
+def test_pipeline_keeps_popularity_unless_the_llm_helps_on_validation(bench, oracle):
+    """An LLM that knows the target is blended in (HR@1 = 1 on test); one that is noise is not, and
+    the pipeline's ranks are popularity's exactly (its floor)."""
+    from tallrec.experiments.ranking_benchmark import load_lists, pipeline_scores, popularity_scores
+
+    folder = bench[0] / "bench"
+    lines, valid = load_lists(folder), load_lists(folder, name="valid.jsonl")
+    train = load_samples(folder / "train.json")
+    scores, meta = pipeline_scores(train, valid, lines, _fake_llm(valid, oracle), _fake_llm(lines, oracle))
+    ranks = [target_rank(s, u.target_index) for u, s in zip(lines, scores)]
+    pop = [target_rank(s, u.target_index) for u, s in zip(lines, popularity_scores(train, lines))]
+    assert meta["blend"]["fitted"]["users"] == len(valid) and meta["valid_lists"] == len(valid)
+    if oracle:
+        assert meta["blend"]["llm_weight"] > 0 and set(ranks) == {1}
+    else:
+        assert meta["blend"]["llm_weight"] == 0 and ranks == pop
+
+
+def test_evaluate_ranking_pipeline_row(bench, tmp_path, run_cli, tiny_model_dir):
+    folder = bench[0] / "bench"
+    code, out, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "ev", "--no-adapter",
+                             "--model", tiny_model_dir, "--precision", "fp32", "--methods", "llm,popularity,pipeline")
+    assert code == 0, err
+    rec = json.loads((tmp_path / "ev" / "metrics.json").read_text())["methods"]
+    pipe = rec["pipeline"]
+    assert pipe["retriever"] == "popularity" and pipe["blend"]["fitted"]["kept"]
+    for key in ("hr@1", "ndcg@10"):
+        d = pipe["minus_popularity"][key]
+        assert d["ci95"][0] <= d["diff"] <= d["ci95"][1]
+    assert "minus popularity on test" in out
+    # An old folder without validation lists: one line, nothing written.
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("train.json", "valid.json", "test.jsonl"):
+        (old / name).write_bytes((folder / name).read_bytes())
+    code, _, err = run_cli("evaluate-ranking", "--data", old, "--out", tmp_path / "x", "--no-adapter",
+                           "--model", tiny_model_dir, "--methods", "pipeline")
+    one_line_error(code, err, "no validation lists")
+    assert not (tmp_path / "x").exists()

@@ -78,7 +78,7 @@ def rank(
 def evaluate_ranking(
     data: Path = typer.Option(..., "--data", help="Ranking benchmark folder (`tallrec data prepare ranking`)."),
     out: Path = typer.Option(..., "--out", help="Folder for metrics.json and ranks.jsonl."),
-    methods: str = typer.Option("llm,random,popularity,sasrec", "--methods", help="Comma-separated methods: llm, random, popularity or a sequential baseline (sasrec, gru4rec, ...)."),
+    methods: str = typer.Option("llm,random,popularity,sasrec", "--methods", help="Comma-separated methods: llm, random, popularity, pipeline (popularity + the LLM through a validation-fitted blend) or a sequential baseline (sasrec, gru4rec, ...)."),
     shots: int = typer.Option(64, "--shots", help="Baselines: samples drawn from train.json (0 = all)."),
     seed: int = typer.Option(0, "--seed", help="Baselines: seed of the draw and of training."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N lists."),
@@ -91,7 +91,8 @@ def evaluate_ranking(
 
     f = load_config(RankFlags, None, overrides)
     chosen = check_methods([m.strip() for m in methods.split(",") if m.strip()])
-    run_dir = _adapter_choice(f.adapter, f.no_adapter) if "llm" in chosen else f.adapter
+    uses_llm = bool({"llm", "pipeline"} & set(chosen))
+    run_dir = _adapter_choice(f.adapter, f.no_adapter) if uses_llm else f.adapter
 
     def load():
         return Recommender.load(run_dir, model=f.model, precision=f.precision, batch_size=f.batch_size,
@@ -105,9 +106,14 @@ def evaluate_ranking(
             return res.scores, {"seed": seed, "shots": res.record.get("shots"), "pair_auc": res.record["auc"]}
         return fit
 
-    pairwise = {m: baseline(m) for m in chosen if m not in ("llm", "random", "popularity")}
-    summary = run(data, out, chosen, load if "llm" in chosen else None, pairwise=pairwise, limit=limit)
+    pairwise = {m: baseline(m) for m in chosen if m not in ("llm", "random", "popularity", "pipeline")}
+    summary = run(data, out, chosen, load if uses_llm else None, pairwise=pairwise, limit=limit)
     for name, rec in summary["methods"].items():
         typer.echo(f"{name:>10}: HR@1 {rec['hr@1']:.4f}  HR@5 {rec['hr@5']:.4f}  HR@10 {rec['hr@10']:.4f}  "
                    f"NDCG@5 {rec['ndcg@5']:.4f}  NDCG@10 {rec['ndcg@10']:.4f}  MRR {rec['mrr']:.4f}")
+    pipe = summary["methods"].get("pipeline")
+    if pipe:
+        d = pipe["minus_popularity"]
+        typer.echo(f"  pipeline: blend {pipe['blend']['fitted']['kept']}; minus popularity on test: "
+                   + ", ".join(f"{k} {v['diff']:+.4f} [{v['ci95'][0]:+.4f}, {v['ci95'][1]:+.4f}]" for k, v in d.items()))
     typer.echo(f"{summary['lists']} lists -> {out / 'metrics.json'}")

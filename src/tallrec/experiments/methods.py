@@ -139,3 +139,5 @@ register(Method("random", "a uniformly random order (expected value)", "ranking"
                 ranking=True))
 register(Method("popularity", "how often the candidate is a training target", "ranking", None, 52, 52,
                 in_grid=False, ranking=True))
+register(Method("pipeline", "popularity reranked by the LLM through a blend fitted on the validation lists",
+                "ranking", None, 53, 53, in_grid=False, ranking=True))

@@ -1,11 +1,17 @@
 """`tallrec evaluate-ranking`: the LLM and the baselines on a ranking benchmark folder.
 
 The folder is what `tallrec data prepare ranking` writes: test.jsonl (lists with a "target"),
-train.json (the training windows) and valid.json. Methods:
+valid.jsonl (validation lists built the same way), train.json (the training windows) and
+valid.json. Methods:
 
 * llm: P(Yes) of each candidate from a Recommender (an adapter or the untuned model);
 * random: the exact expectation of a uniformly random order (HR@k = k / n), no draw;
 * popularity: how many training windows have the candidate as their target (train.json only);
+* pipeline: popularity reranked with the LLM through a blend (recommend/blend.py) fitted on the
+  validation lists only, the benchmark's ties (candidate order) included; the blend keeps
+  popularity alone unless its validation NDCG@10 gain is significant, so the row cannot fall below
+  popularity on validation by construction. Its record holds the blend and, on the test lists, the
+  paired bootstrap of pipeline minus popularity (HR@1, NDCG@10);
 * sasrec and the other sequential baselines (any pairwise scorer passed in `pairwise`): a model
   trained on train.json and valid.json that scores each labelled (history, candidate) pair
   (`pair_samples`). The command passes the baseline trained like every baseline, on K samples
@@ -44,9 +50,12 @@ def check_methods(methods: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
-def load_lists(folder: str | os.PathLike, limit: int | None = None) -> list[UserLine]:
-    """The lists of a benchmark folder, each with its target (checked)."""
-    path = Path(folder) / "test.jsonl"
+def load_lists(folder: str | os.PathLike, limit: int | None = None, name: str = "test.jsonl") -> list[UserLine]:
+    """The lists of a benchmark folder (test.jsonl, or valid.jsonl), each with its target (checked)."""
+    path = Path(folder) / name
+    if name == "valid.jsonl" and not path.is_file():
+        raise DataError(f"{path}: no validation lists (the pipeline's blend is fitted on them); rebuild the "
+                        f"folder with `tallrec data prepare ranking`")
     lines = read_users(path)
     for u in lines:
         if u.target is None:
@@ -74,6 +83,41 @@ def split_flat(flat: Sequence[float], lines: Sequence[UserLine]) -> list[list[fl
     return out
 
 
+def pipeline_scores(train: Sequence[Sample], valid_lines: Sequence[UserLine], lines: Sequence[UserLine],
+                    p_valid: Sequence[Sequence[float]], p_test: Sequence[Sequence[float]],
+                    seed: int = 0) -> tuple[list[list[float]], dict]:
+    """Test scores of popularity blended with the LLM's P(Yes) (the `pipeline` method); the blend is
+    fitted on the validation lists only (recommend/blend.fit_blend, the benchmark's ties)."""
+    import numpy as np
+
+    from ..recommend.blend import blend_json, fit_blend
+
+    pop_v, pop_t = popularity_scores(train, valid_lines), popularity_scores(train, lines)
+    if len({len(s) for s in pop_v + pop_t}) != 1:
+        raise DataError("the pipeline method needs lists of one length (the blend is fitted over N candidates)")
+    pos = [u.target_index for u in valid_lines]
+    blend = fit_blend(np.asarray(pop_v), np.asarray(p_valid), np.asarray(pos),
+                      np.asarray([target_rank(s, t) for s, t in zip(pop_v, pos)]), seed=seed, ties="order")
+    scores = [blend.combine(s, p).tolist() for s, p in zip(pop_t, p_test)]
+    return scores, {"model": "popularity + LLM blend fitted on valid.jsonl", "retriever": "popularity",
+                    "blend": json.loads(blend_json(blend)), "valid_lists": len(valid_lines)}
+
+
+def versus(ranks_a: Sequence[int], ranks_b: Sequence[int], seed: int = 0) -> dict:
+    """HR@1 and NDCG@10 of a minus b over the same lists, with paired bootstrap 95% intervals."""
+    import numpy as np
+
+    from ..recommend.metrics import paired_bootstrap
+
+    a, b = np.asarray(ranks_a, dtype=np.float64), np.asarray(ranks_b, dtype=np.float64)
+    out = {}
+    for key, f in (("hr@1", lambda r: (r <= 1).astype(np.float64)),
+                   ("ndcg@10", lambda r: np.where(r <= 10, 1.0 / np.log2(r + 1.0), 0.0))):
+        d, lo, hi = paired_bootstrap(f(a), f(b), seed=seed)
+        out[key] = {"diff": round(d, 6), "ci95": [round(lo, 6), round(hi, 6)]}
+    return out
+
+
 def _record(name: str, lines, scores, data: str, seconds: float, **meta) -> tuple[dict, list[int]]:
     ranks = [target_rank(s, u.target_index) for u, s in zip(lines, scores)]
     return ranking_record(metrics_from_ranks(ranks), n=len(lines), data=data, seconds=seconds, **meta), ranks
@@ -90,18 +134,30 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
     from ..core.io import check_writable, write_files_atomic
 
     methods = check_methods(methods)
-    if "llm" in methods and recommender is None:
-        raise TallrecError("the llm method needs a model: give --adapter RUN or --no-adapter")
-    missing = [m for m in methods if m not in ("llm", "random", "popularity") and m not in (pairwise or {})]
+    if {"llm", "pipeline"} & set(methods) and recommender is None:
+        raise TallrecError("the llm and pipeline methods need a model: give --adapter RUN or --no-adapter")
+    missing = [m for m in methods if m not in ("llm", "random", "popularity", "pipeline")
+               and m not in (pairwise or {})]
     if missing:
         raise TallrecError(f"method {missing[0]} needs its scorer (pairwise={{{missing[0]!r}: ...}})")
     lines = load_lists(folder, limit)
+    valid_lines = load_lists(folder, limit, "valid.jsonl") if "pipeline" in methods else []
     data = str(Path(folder) / "test.jsonl")
     needs_train = set(methods) - {"llm", "random"}
     train = load_samples(Path(folder) / "train.json") if needs_train else []
-    valid = load_samples(Path(folder) / "valid.json") if set(methods) - {"llm", "random", "popularity"} else []
+    valid = (load_samples(Path(folder) / "valid.json") if set(methods) - {"llm", "random", "popularity", "pipeline"}
+             else [])
     check_writable(out)
-    records, ranks = {}, {}
+    records, ranks, cache = {}, {}, {}
+
+    def llm(which: str, part: Sequence[UserLine]) -> list[list[float]]:
+        """The LLM's P(Yes) of every candidate of `part`, scored once (the llm and pipeline rows share them)."""
+        if "rec" not in cache:
+            cache["rec"] = recommender()
+        if which not in cache:
+            cache[which] = cache["rec"].score_many([(u.as_user, u.candidates) for u in part], progress=progress)
+        return cache[which]
+
     for m in methods:
         t0 = time.perf_counter()
         if m == "random":
@@ -109,16 +165,22 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
                                         model="random (expected value)", data=data, seconds=0.0)
             continue
         if m == "llm":
-            rec = recommender()
-            scores = rec.score_many([(u.as_user, u.candidates) for u in lines], progress=progress)
-            meta = {"model": rec.lm.name, "adapter": rec.adapter}
+            scores = llm("test", lines)
+            meta = {"model": cache["rec"].lm.name, "adapter": cache["rec"].adapter}
         elif m == "popularity":
             scores, meta = popularity_scores(train, lines), {"model": "popularity (train.json targets)"}
+        elif m == "pipeline":
+            scores, meta = pipeline_scores(train, valid_lines, lines, llm("valid", valid_lines), llm("test", lines))
+            meta.update({"llm": cache["rec"].lm.name, "adapter": cache["rec"].adapter})
         else:
             flat, extra = pairwise[m](train, valid, [s for u in lines for s in pair_samples(u)])
             scores, meta = split_flat(flat, lines), {"model": m, **extra}
         records[m], ranks[m] = _record(m, lines, [list(map(float, s)) for s in scores], data,
                                        time.perf_counter() - t0, **meta)
+    if "pipeline" in ranks:
+        pop = ranks.get("popularity") or [target_rank(s, u.target_index)
+                                          for u, s in zip(lines, popularity_scores(train, lines))]
+        records["pipeline"]["minus_popularity"] = versus(ranks["pipeline"], pop)
     summary = {"data": data, "lists": len(lines), "candidates": sum(len(u.candidates) for u in lines),
                "methods": records}
     rows = [json.dumps({"index": i, "user": u.user, "target": dump_item(u.candidates[u.target_index]),

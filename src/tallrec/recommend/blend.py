@@ -106,24 +106,28 @@ class Blend:
             raise DataError(f"{path}: {e}") from None
 
 
-def blended_ranks(blend: Blend, top_scores, p_yes, target_pos, full_ranks) -> np.ndarray:
+def blended_ranks(blend: Blend, top_scores, p_yes, target_pos, full_ranks, ties: str = "target") -> np.ndarray:
     """The target's catalogue rank per user after the blend reorders each user's top N.
 
     top_scores, p_yes: [U, N]; target_pos: [U] position of the target in the top N or -1;
-    full_ranks: [U] the retriever's catalogue rank of the target.
+    full_ranks: [U] the retriever's catalogue rank of the target. `ties`: "target" (in the
+    target's favour, the leave-one-out convention) or "order" (candidates before the target win a
+    tie: the 1+19 benchmark's convention, metrics.target_rank).
     """
+    if ties not in ("target", "order"):
+        raise DataError(f"blend: ties must be 'target' or 'order', got {ties!r}")
     out = np.empty(len(full_ranks), dtype=np.int64)
     for k, (s, p, t, r) in enumerate(zip(top_scores, p_yes, target_pos, full_ranks)):
         if t < 0:
             out[k] = max(int(r), len(s) + 1)
             continue
         f = blend.combine(s, p)
-        out[k] = 1 + int(np.count_nonzero(f > f[t]))
+        out[k] = 1 + int(np.count_nonzero(f > f[t])) + (int(np.count_nonzero(f[:t] == f[t])) if ties == "order" else 0)
     return out
 
 
 def fit_blend(top_scores, p_yes, target_pos, full_ranks, n: int | None = None, grid=GRID,
-              n_boot: int = 2000, seed: int = 0) -> Blend:
+              n_boot: int = 2000, seed: int = 0, ties: str = "target") -> Blend:
     """The validation-fitted blend (module docstring); `fitted` records every candidate's NDCG@10."""
     from sklearn.linear_model import LogisticRegression
 
@@ -133,7 +137,7 @@ def fit_blend(top_scores, p_yes, target_pos, full_ranks, n: int | None = None, g
         raise DataError("blend: top scores, P(Yes) and targets must cover the same users and candidates")
     n = n or top_scores.shape[1]
     base = Blend("retriever", "score", 1.0, 0.0, n)
-    base_ndcg = loo_per_user(blended_ranks(base, top_scores, p_yes, target_pos, full_ranks))["ndcg@10"]
+    base_ndcg = loo_per_user(blended_ranks(base, top_scores, p_yes, target_pos, full_ranks, ties))["ndcg@10"]
     cands: list[Blend] = []
     for feature in FEATURES:
         cands += [Blend("weight", feature, round(1 - w, 4), float(w), n) for w in grid if w > 0]
@@ -145,7 +149,7 @@ def fit_blend(top_scores, p_yes, target_pos, full_ranks, n: int | None = None, g
             cands.append(Blend("logistic", feature, round(float(a), 6), round(float(b), 6), n))
     tried, best, best_ndcg = [], None, None
     for c in cands:
-        per = loo_per_user(blended_ranks(c, top_scores, p_yes, target_pos, full_ranks))["ndcg@10"]
+        per = loo_per_user(blended_ranks(c, top_scores, p_yes, target_pos, full_ranks, ties))["ndcg@10"]
         tried.append({"kind": c.kind, "feature": c.feature, "retriever_weight": c.retriever_weight,
                       "llm_weight": c.llm_weight, "ndcg@10": round(float(per.mean()), 6)})
         if best is None or per.mean() > best_ndcg.mean():

@@ -10,8 +10,10 @@ window's: its liked items, then its disliked ones (as the prompt shows them).
 
 Outputs (written together, atomically): train.json and valid.json (the TALLRec split, authors'
 format: the few-shot pool and early-stopping data of the baselines, the popularity counts),
-test.jsonl (one `tallrec rank` input line per list, with its "target" id) and manifest.json (the
-rule, the seed, the counts and the sha256 of every other file).
+test.jsonl (one `tallrec rank` input line per list, with its "target" id), valid.jsonl (the same
+lists built from the validation windows, with their own generator, random.Random(f"{seed}:valid"),
+so test.jsonl is unchanged by them: what the `pipeline` method fits its blend on) and manifest.json
+(the rule, the seed, the counts and the sha256 of every other file).
 """
 
 from __future__ import annotations
@@ -55,8 +57,8 @@ def negative_pool(titles: dict[int, str], rated: set[int]) -> list[int]:
 
 
 def ranking_lists(test: list[Sample], titles: dict[int, str], rated: dict[int, set[int]],
-                  negatives: int = NEGATIVES, seed: int = 0) -> list[dict]:
-    """One `tallrec rank` line per liked test window (see the module docstring)."""
+                  negatives: int = NEGATIVES, seed: int | str = 0) -> list[dict]:
+    """One `tallrec rank` line per liked window of `test` (see the module docstring)."""
     if negatives < 1:
         raise DataError(f"--negatives must be at least 1, got {negatives}")
     rng = random.Random(seed)
@@ -79,7 +81,7 @@ def ranking_lists(test: list[Sample], titles: dict[int, str], rated: dict[int, s
 
 
 def build_ranking(raw_dir: str | os.PathLike, negatives: int = NEGATIVES, seed: int = 0) -> dict[str, bytes]:
-    """{"train.json", "valid.json", "test.jsonl", "manifest.json"}: bytes of every output file."""
+    """{"train.json", "valid.json", "test.jsonl", "valid.jsonl", "manifest.json"}: bytes of every output file."""
     raw = Path(raw_dir)
     if not raw.is_dir():
         raise DataError(f"{raw}: no such folder (expected MovieLens-100K with u.data and u.item; "
@@ -94,14 +96,16 @@ def build_ranking(raw_dir: str | os.PathLike, negatives: int = NEGATIVES, seed: 
     for user, item, _, _ in ratings:
         rated.setdefault(user, set()).add(item)
     lists = ranking_lists(splits["test"], titles, rated, negatives, seed)
+    valid_lists = ranking_lists(splits["valid"], titles, rated, negatives, f"{seed}:valid")
     files = {
         "train.json": samples_to_json(splits["train"]).encode(),
         "valid.json": samples_to_json(splits["valid"]).encode(),
         "test.jsonl": "".join(json.dumps(x) + "\n" for x in lists).encode(),
+        "valid.jsonl": "".join(json.dumps(x) + "\n" for x in valid_lists).encode(),
     }
     manifest = {
         "benchmark": "movielens-100k ranking", "rule": RULE, "negatives": negatives, "seed": seed,
-        "candidates_per_list": negatives + 1, "lists": len(lists), "users": len({x["user"] for x in lists}),
+        "candidates_per_list": negatives + 1, "lists": len(lists), "valid_lists": len(valid_lists), "users": len({x["user"] for x in lists}),
         "history": HISTORY, "last_windows": LAST_WINDOWS,
         "samples": {k: len(v) for k, v in splits.items()},
         "sha256": {name: hashlib.sha256(b).hexdigest() for name, b in files.items()},
