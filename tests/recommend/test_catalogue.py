@@ -191,3 +191,32 @@ def test_cli_recommend_loads_no_model_when_the_blend_keeps_the_retriever(tmp_pat
     assert code == 0, err
     items = json.loads((tmp_path / "m.jsonl").read_text())["items"]
     assert items[0]["stage"] == "retriever+llm" and all(0 < x["p_yes"] < 1 for x in items)
+
+
+@pytest.mark.integration
+def test_cli_recommend_under_torchrun_matches_one_process(tmp_path, raw, tiny_model_dir, run_cli):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import free_port
+
+    mixed = build_recommender_folder(tmp_path / "mixed", raw, "popularity",
+                                     blend=Blend("weight", "score", 0.5, 0.5, 10), n=10)
+    users = tmp_path / "users.jsonl"
+    users.write_text("".join(json.dumps({"user": u, "liked": [f"Film {u} (19{50 + u})"]}) + "\n" for u in range(1, 6)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TALLREC_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
+           "-m", "tallrec", "recommend", "--catalogue", mixed, "--users", users, "--out", tmp_path / "ddp.jsonl",
+           "--k", "3", "--model", tiny_model_dir, "--precision", "fp32"]
+    proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    code, _, err = run_cli("recommend", "--catalogue", mixed, "--users", users, "--out", tmp_path / "one.jsonl",
+                           "--k", "3", "--model", tiny_model_dir, "--precision", "fp32")
+    assert code == 0, err
+    ddp = [json.loads(x) for x in (tmp_path / "ddp.jsonl").read_text().splitlines()]
+    one = [json.loads(x) for x in (tmp_path / "one.jsonl").read_text().splitlines()]
+    assert [r["user"] for r in ddp] == [1, 2, 3, 4, 5]
+    for a, b in zip(ddp, one):
+        assert [x["item"]["id"] for x in a["items"]] == [x["item"]["id"] for x in b["items"]]
+        assert np.allclose([x["p_yes"] for x in a["items"]], [x["p_yes"] for x in b["items"]], atol=1e-5)

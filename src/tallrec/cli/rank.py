@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -24,17 +23,6 @@ def _adapter_choice(adapter: str | Path | None, no_adapter: bool) -> Path | None
     return adapter
 
 
-def _init_distributed() -> bool:
-    """Join the torchrun process group (gloo on CPU, nccl on GPUs); False when run alone."""
-    import torch
-    import torch.distributed as dist
-
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return False
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return True
-
-
 @app.command()
 @config_flags(RankFlags, default_label="default")
 def rank(
@@ -48,6 +36,7 @@ def rank(
     Under `torchrun --nproc_per_node N` the users are split over the processes and rank 0 writes
     the merged output in input order.
     """
+    from ..core.distributed import process_group
     from ..core.io import check_writable, write_text_atomic
     from ..recommend.recommender import Recommender
     from ..recommend.userfile import read_users, render_ranked, shard_users
@@ -57,8 +46,7 @@ def rank(
     run = _adapter_choice(f.adapter, f.no_adapter)
     lines = read_users(users)
     check_writable(out, folder=False)
-    joined = _init_distributed()
-    try:
+    with process_group():
         rec = Recommender.load(run, model=f.model, precision=f.precision, batch_size=f.batch_size, cutoff=f.cutoff)
         scores = shard_users(rec, lines, progress=True)
         if is_main():
@@ -66,11 +54,6 @@ def rank(
             n = sum(len(u.candidates) for u in lines)
             typer.echo(f"ranked {n} candidates of {len(lines)} users -> {out}")
         barrier()
-    finally:
-        if joined:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
 
 
 @app.command("evaluate-ranking")

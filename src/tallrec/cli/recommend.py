@@ -1,5 +1,6 @@
 """`tallrec recommend build` fits a catalogue retriever and writes a recommender folder;
-`tallrec recommend --catalogue FOLDER --users users.jsonl --out recs.jsonl` recommends from it.
+`tallrec recommend --catalogue FOLDER --users users.jsonl --out recs.jsonl` recommends from it
+(under `torchrun --nproc_per_node N` the users are split over the processes, rank 0 writes).
 
 The pipeline itself is tallrec.recommend.catalogue; this module only parses options.
 """
@@ -31,31 +32,44 @@ def recommend(
     model: Annotated[str | None, typer.Option("--model", help="Base model (default: the adapter's).")] = None,
     precision: Annotated[str, typer.Option("--precision", help="auto | fp32 | bf16 | fp16.")] = "auto",
 ):
-    """Recommend the top k unrated catalogue items for each user of users.jsonl."""
+    """Recommend the top k unrated catalogue items for each user of users.jsonl.
+
+    Under `torchrun --nproc_per_node N` the users are split over the processes and rank 0 writes
+    the merged output in input order."""
     if ctx.invoked_subcommand is not None:
         return
     if catalogue is None or users is None or out is None:
         raise DataError("give --catalogue FOLDER, --users users.jsonl and --out recs.jsonl (or `recommend build`)")
+    from ..core.distributed import process_group, shard_and_gather
     from ..core.io import check_writable, write_text_atomic
     from ..recommend.catalogue import load_recommender_folder
     from ..recommend.recommender import Recommender, recommend_from
     from ..recommend.userfile import read_history_users
+    from ..tuning.distributed import barrier, is_main
 
     lines = read_history_users(users)
     check_writable(out, folder=False)
     pipe = load_recommender_folder(catalogue)
-    score = None
     if not pipe.blend.uses_llm and adapter is not None:
         typer.echo(f"note: the folder's blend keeps the retriever alone; --adapter {adapter} is not used", err=True)
-    if pipe.blend.uses_llm:   # the retriever alone needs no model: none is loaded
-        rec = Recommender.load(adapter, model=model, precision=precision, catalogue=catalogue)
-        pipe, score = rec.catalogue, rec._score_titles
-    rows = []
-    for line in lines:
-        items = recommend_from(pipe, line.as_user, k=k, score=score)
-        rows.append(json.dumps({"user": line.user, "items": [r.model_dump() for r in items]}) + "\n")
-    write_text_atomic(out, "".join(rows))
-    typer.echo(f"recommended {k} items to each of {len(lines)} users -> {out}")
+    with process_group():
+        score = None
+        if pipe.blend.uses_llm:   # the retriever alone needs no model: none is loaded
+            rec = Recommender.load(adapter, model=model, precision=precision, catalogue=catalogue)
+            pipe, score = rec.catalogue, rec._score_titles
+
+        def work(mine, main: bool) -> list[str]:
+            from tqdm.auto import tqdm
+
+            return [json.dumps({"user": line.user, "items": [r.model_dump() for r in
+                                                             recommend_from(pipe, line.as_user, k=k, score=score)]})
+                    + "\n" for line in tqdm(mine, desc="recommending", unit="user", disable=not main or score is None)]
+
+        rows = shard_and_gather(lines, work)
+        if is_main():
+            write_text_atomic(out, "".join(rows))
+            typer.echo(f"recommended {k} items to each of {len(lines)} users -> {out}")
+        barrier()
 
 
 def resolve_data(data: str, data_dir: Path | None) -> Path:

@@ -6,7 +6,9 @@ use it. Without an initialized process group (the usual single process) it is a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -19,6 +21,23 @@ def world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+@contextmanager
+def process_group() -> Iterator[bool]:
+    """Inside `torchrun`, join its process group (gloo on CPU, nccl on GPUs) for the block and leave
+    it after; yields whether one was joined (False when run alone: nothing happens)."""
+    import torch
+    import torch.distributed as dist
+
+    joined = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    if joined:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        yield joined
+    finally:
+        if joined:
+            dist.destroy_process_group()
 
 
 def shard_and_gather(items: Sequence[T], work: Callable[[list[T], bool], Sequence[Any]]) -> list[Any]:
