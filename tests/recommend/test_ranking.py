@@ -207,6 +207,7 @@ def test_evaluate_ranking_pipeline_row(bench, tmp_path, run_cli, tiny_model_dir)
     rec = json.loads((tmp_path / "ev" / "metrics.json").read_text())["methods"]
     pipe = rec["pipeline"]
     assert pipe["retriever"] == "popularity" and pipe["blend"]["fitted"]["kept"]
+    assert rec["popularity"]["popularity_spearman"] == 1.0 and -1 <= rec["llm"]["popularity_spearman"] <= 1
     for key in ("hr@1", "ndcg@10"):
         d = pipe["minus_popularity"][key]
         assert d["ci95"][0] <= d["diff"] <= d["ci95"][1]

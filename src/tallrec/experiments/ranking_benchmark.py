@@ -18,7 +18,10 @@ valid.json. Methods:
   drawn from train.json with the seed, early-stopped on valid.json.
 
 Writes metrics.json ({"data", "lists", "methods": {name: record}}) and ranks.jsonl (per list: the
-target's rank under each method) into the output folder, atomically.
+target's rank under each method) into the output folder, atomically. Each record also holds
+`popularity_spearman`, the mean within-list rank correlation of the method's scores with the
+candidates' popularity: the targets are mostly popular movies and the negatives uniform draws
+from the catalogue, so a method that prefers obscure titles ranks below random.
 """
 
 from __future__ import annotations
@@ -118,8 +121,21 @@ def versus(ranks_a: Sequence[int], ranks_b: Sequence[int], seed: int = 0) -> dic
     return out
 
 
-def _record(name: str, lines, scores, data: str, seconds: float, **meta) -> tuple[dict, list[int]]:
+def popularity_correlation(scores: Sequence[Sequence[float]], pop: Sequence[Sequence[float]]) -> float | None:
+    """Mean within-list Spearman correlation of a method's scores with the candidates' popularity
+    (lists where either side is constant are left out): why a method beats or trails popularity."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    rhos = [spearmanr(a, b).statistic for a, b in zip(scores, pop) if np.ptp(a) > 0 and np.ptp(b) > 0]
+    rhos = [r for r in rhos if np.isfinite(r)]
+    return round(float(np.mean(rhos)), 4) if rhos else None
+
+
+def _record(name: str, lines, scores, data: str, seconds: float, pop=None, **meta) -> tuple[dict, list[int]]:
     ranks = [target_rank(s, u.target_index) for u, s in zip(lines, scores)]
+    if pop is not None:
+        meta["popularity_spearman"] = popularity_correlation(scores, pop)
     return ranking_record(metrics_from_ranks(ranks), n=len(lines), data=data, seconds=seconds, **meta), ranks
 
 
@@ -143,8 +159,7 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
     lines = load_lists(folder, limit)
     valid_lines = load_lists(folder, limit, "valid.jsonl") if "pipeline" in methods else []
     data = str(Path(folder) / "test.jsonl")
-    needs_train = set(methods) - {"llm", "random"}
-    train = load_samples(Path(folder) / "train.json") if needs_train else []
+    train = load_samples(Path(folder) / "train.json")   # popularity counts: a method and a diagnostic
     valid = (load_samples(Path(folder) / "valid.json") if set(methods) - {"llm", "random", "popularity", "pipeline"}
              else [])
     check_writable(out)
@@ -176,7 +191,7 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
             flat, extra = pairwise[m](train, valid, [s for u in lines for s in pair_samples(u)])
             scores, meta = split_flat(flat, lines), {"model": m, **extra}
         records[m], ranks[m] = _record(m, lines, [list(map(float, s)) for s in scores], data,
-                                       time.perf_counter() - t0, **meta)
+                                       time.perf_counter() - t0, pop=popularity_scores(train, lines), **meta)
     if "pipeline" in ranks:
         pop = ranks.get("popularity") or [target_rank(s, u.target_index)
                                           for u, s in zip(lines, popularity_scores(train, lines))]
