@@ -148,17 +148,18 @@ def time_recommend(a, split, best: str, settings: dict, adapter: str | None, use
                  "max": round(float(np.max(times)), 3)}
 
 
-def score_subset(split, ev, users, score, stage: str, pos) -> tuple[np.ndarray, float]:
+def score_subset(split, ev, users, score, stage: str, pos=None) -> tuple[np.ndarray, float]:
     """P(Yes) [U, N] of each subset user's top-N candidates at `stage`; mean seconds per scored user.
 
     Only users whose target is in the top N (pos >= 0) are scored: no order of the top N changes the
     others' rank (blend.blended_ranks), so their P(Yes) is a constant 0.5 (its log-odds standardise
-    to zeros: the logistic blend candidate sees them as all-negative rows with no LLM signal)."""
+    to zeros: the logistic blend candidate sees them as all-negative rows with no LLM signal).
+    Without `pos` every user is scored."""
     t0 = time.perf_counter()
     out, scored = [], 0
     n = ev.top_ids.shape[1]
     for j, k in enumerate(users):
-        if pos[j] < 0:
+        if pos is not None and pos[j] < 0:
             out.append([0.5] * n)
             continue
         u = ev.users[k]
