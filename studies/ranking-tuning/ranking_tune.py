@@ -83,11 +83,12 @@ def cross_fitted(top, p, pos, full, n: int, seed: int) -> tuple[np.ndarray, np.n
     return gated, best, chosen
 
 
-def rerank(split, adapter, users: int, n: int, seed: int, stages, out: Path) -> dict:
-    """The LLM rerank of item-kNN's top n on a seeded user subset (recommend_bench's draw and steps)."""
+def rerank(split, adapter, users: int, n: int, seed: int, stages, out: Path, scorer=None) -> dict:
+    """The LLM rerank of item-kNN's top n on a seeded user subset (recommend_bench's draw and steps).
+    `scorer` has llm_scorer's call shape (default: llm_scorer, the pointwise P(Yes))."""
     knn, selection = fit_on_split("itemknn", split)
     subset = sorted(random.Random(seed).sample(range(len(split.users)), min(users, len(split.users))))
-    score, label = bench.llm_scorer(adapter, None, "auto")
+    score, label = (scorer or bench.llm_scorer)(adapter, None, "auto")
     res = {"llm": label, "retriever": {"name": "itemknn", **knn.settings(), "chosen_on": selection["on"]},
            "users": len(subset), "n": n}
     cache = {}
