@@ -139,6 +139,18 @@ def _record(name: str, lines, scores, data: str, seconds: float, pop=None, **met
     return ranking_record(metrics_from_ranks(ranks), n=len(lines), data=data, seconds=seconds, **meta), ranks
 
 
+def _checked(methods: Sequence[str], recommender, pairwise: dict | None) -> list[str]:
+    """The methods, each with what it needs (a model for llm and pipeline, a scorer for a baseline)."""
+    methods = check_methods(methods)
+    if {"llm", "pipeline"} & set(methods) and recommender is None:
+        raise TallrecError("the llm and pipeline methods need a model: give --adapter RUN or --no-adapter")
+    missing = [m for m in methods if m not in ("llm", "random", "popularity", "pipeline")
+               and m not in (pairwise or {})]
+    if missing:
+        raise TallrecError(f"method {missing[0]} needs its scorer (pairwise={{{missing[0]!r}: ...}})")
+    return methods
+
+
 def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods: Sequence[str],
                      recommender: Callable[[], object] | None = None, pairwise: dict | None = None,
                      limit: int | None = None, progress: bool = True) -> dict:
@@ -149,13 +161,7 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
     """
     from ..core.io import check_writable, write_files_atomic
 
-    methods = check_methods(methods)
-    if {"llm", "pipeline"} & set(methods) and recommender is None:
-        raise TallrecError("the llm and pipeline methods need a model: give --adapter RUN or --no-adapter")
-    missing = [m for m in methods if m not in ("llm", "random", "popularity", "pipeline")
-               and m not in (pairwise or {})]
-    if missing:
-        raise TallrecError(f"method {missing[0]} needs its scorer (pairwise={{{missing[0]!r}: ...}})")
+    methods = _checked(methods, recommender, pairwise)
     lines = load_lists(folder, limit)
     valid_lines = load_lists(folder, limit, "valid.jsonl") if "pipeline" in methods else []
     data = str(Path(folder) / "test.jsonl")
@@ -164,6 +170,7 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
              else [])
     check_writable(out)
     records, ranks, cache = {}, {}, {}
+    pop = popularity_scores(train, lines)
 
     def llm(which: str, part: Sequence[UserLine]) -> list[list[float]]:
         """The LLM's P(Yes) of every candidate of `part`, scored once (the llm and pipeline rows share them)."""
@@ -183,7 +190,7 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
             scores = llm("test", lines)
             meta = {"model": cache["rec"].lm.name, "adapter": cache["rec"].adapter}
         elif m == "popularity":
-            scores, meta = popularity_scores(train, lines), {"model": "popularity (train.json targets)"}
+            scores, meta = pop, {"model": "popularity (train.json targets)"}
         elif m == "pipeline":
             scores, meta = pipeline_scores(train, valid_lines, lines, llm("valid", valid_lines), llm("test", lines))
             meta.update({"llm": cache["rec"].lm.name, "adapter": cache["rec"].adapter})
@@ -191,11 +198,10 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
             flat, extra = pairwise[m](train, valid, [s for u in lines for s in pair_samples(u)])
             scores, meta = split_flat(flat, lines), {"model": m, **extra}
         records[m], ranks[m] = _record(m, lines, [list(map(float, s)) for s in scores], data,
-                                       time.perf_counter() - t0, pop=popularity_scores(train, lines), **meta)
+                                       time.perf_counter() - t0, pop=pop, **meta)
     if "pipeline" in ranks:
-        pop = ranks.get("popularity") or [target_rank(s, u.target_index)
-                                          for u, s in zip(lines, popularity_scores(train, lines))]
-        records["pipeline"]["minus_popularity"] = versus(ranks["pipeline"], pop)
+        base = ranks.get("popularity") or [target_rank(s, u.target_index) for u, s in zip(lines, pop)]
+        records["pipeline"]["minus_popularity"] = versus(ranks["pipeline"], base)
     summary = {"data": data, "lists": len(lines), "candidates": sum(len(u.candidates) for u in lines),
                "methods": records}
     rows = [json.dumps({"index": i, "user": u.user, "target": dump_item(u.candidates[u.target_index]),
