@@ -10,7 +10,8 @@ validation target; rated items are never ranked; ties in the target's favour
    "sampled" variant: target + 100 unrated items) on all users, validation and test.
 2. best_retriever: the highest validation NDCG@10.
 3. On a seeded subset of users (--users): each LLM row (--llm, repeatable: "untuned", or a run or
-   adapter folder scored pointwise by P(Yes)) scores the best retriever's top --n candidates of
+   adapter folder scored pointwise by P(Yes); "listwise:untuned" or "listwise:FOLDER" for the
+   listwise form, tallrec.recommend.listwise) scores the best retriever's top --n candidates of
    each user, at validation and at test, with the TALLRec history (last 10 ratings before the
    target, liked = rating > 3). Every row is scored on the same users; users whose target is not
    in the top --n are not scored (no rerank can change their rank; see score_subset).
@@ -22,7 +23,7 @@ validation target; rated items are never ranked; ties in the target's favour
    bootstrap of pipeline minus best retriever (NDCG@10).
 6. seconds_per_user: `Recommender.recommend(user, k=10)` end to end (retrieval over the catalogue,
    the LLM's rerank of the top --n, the blend), through a recommender folder whose blend uses the
-   LLM, timed on --time-users users after one warm-up call (the first LLM row's model).
+   LLM, timed on --time-users users after one warm-up call (the first pointwise LLM row's model).
 
     python benchmarks/recommend_bench.py [--users 100] [--n 20] [--llm untuned --llm RUN ...] [--json FILE]
 
@@ -63,6 +64,19 @@ def llm_scorer(adapter: str | None, model: str | None, precision: str):
     return (lambda liked, disliked, candidates: rec.score(User(liked=liked, disliked=disliked), candidates)), label
 
 
+def scorer_for(spec: str, a):
+    """The LLM row of `--llm SPEC`: "untuned" or a run/adapter folder (pointwise P(Yes)), or
+    "listwise:untuned" / "listwise:FOLDER" (tallrec.recommend.listwise: the candidates listed in one
+    prompt in a seeded order, scored by one forward pass)."""
+    form, _, rest = spec.partition(":") if spec.startswith("listwise:") else ("pointwise", "", spec)
+    adapter = None if rest == "untuned" else rest
+    if form == "listwise":
+        from tallrec.recommend.listwise import listwise_scorer
+
+        return listwise_scorer(adapter, a.model, a.precision, shuffle=a.seed)
+    return llm_scorer(adapter, a.model, a.precision)
+
+
 def llm_rows(a, split, ev, best: str, out: dict) -> None:
     """Steps 3-6 of the module docstring, writing their keys into `out`."""
     specs = (a.llm or []) + (a.adapter or []) or ["untuned"]
@@ -76,7 +90,7 @@ def llm_rows(a, split, ev, best: str, out: dict) -> None:
     out["llm_rerank"], out["blends"], secs = {}, {}, []
     chosen = None   # (validation NDCG@10 of the kept blend, name, blend, test P(Yes))
     for spec in specs:
-        score, label = llm_scorer(None if spec == "untuned" else spec, a.model, a.precision)
+        score, label = scorer_for(spec, a)
         name = f"{best}+{label}"
         p = {}
         for st in ("valid", "test"):
@@ -108,8 +122,9 @@ def llm_rows(a, split, ev, best: str, out: dict) -> None:
     out["diff_ndcg10"] = round(diff, 6)
     out["diff_ci95"] = [round(lo, 6), round(hi, 6)]
     out["llm_seconds_per_scored_user"] = round(float(np.mean(secs)), 3)
-    if a.time_users:
-        spec = specs[0]
+    pointwise = [s for s in specs if not s.startswith("listwise:")]
+    if a.time_users and pointwise:   # the recommend path reranks pointwise (P(Yes))
+        spec = pointwise[0]
         out["seconds_per_user"], out["timing"] = time_recommend(
             a, split, best, out["retriever_details"][best]["settings"], None if spec == "untuned" else spec,
             [split.users[k] for k in subset[:a.time_users]])
@@ -194,8 +209,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--n", type=int, default=20, help="candidates the LLM reranks")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--llm", action="append", default=None, metavar="SPEC",
-                    help="an LLM rerank row: 'untuned' or a run/adapter folder; repeat for several rows "
-                         "(default: untuned)")
+                    help="an LLM rerank row: 'untuned' or a run/adapter folder (pointwise P(Yes)), or "
+                         "'listwise:untuned' / 'listwise:FOLDER'; repeat for several rows (default: untuned)")
     ap.add_argument("--adapter", action="append", default=None, help="same as --llm RUN")
     ap.add_argument("--time-users", type=int, default=20, help="users timed through Recommender.recommend (0: skip)")
     ap.add_argument("--model", default=None, help="base model (default: the adapter's, else smollm2-135m)")

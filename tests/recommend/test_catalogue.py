@@ -113,7 +113,7 @@ def test_recommend_bench_smoke(tmp_path, shared_data, tiny_model_dir):
     main = runpy.run_path(str(REPO / "benchmarks" / "recommend_bench.py"), run_name="bench")["main"]
     out = tmp_path / "rec.json"
     fig = main(["--data", str(shared_data / "ml-100k"), "--retrievers", "popularity,itemknn", "--users", "3",
-                "--llm", "untuned", "--llm", "untuned", "--time-users", "2",
+                "--llm", "untuned", "--llm", "untuned", "--llm", "listwise:untuned", "--time-users", "2",
                 "--model", str(tiny_model_dir), "--precision", "fp32", "--json", str(out)])
     saved = json.loads(out.read_text())
     assert saved["users"] == 3 and saved["best_retriever"] == "itemknn"
@@ -121,7 +121,8 @@ def test_recommend_bench_smoke(tmp_path, shared_data, tiny_model_dir):
     for key in ("protocol", "retrievers", "llm_rerank", "pipeline", "diff_ndcg10", "diff_ci95", "seconds_per_user"):
         assert key in saved, key
     assert saved["diff_ci95"][0] <= saved["diff_ndcg10"] <= saved["diff_ci95"][1]
-    assert fig["blend"]["fitted"]["users"] == 3 and len(fig["llm_rerank"]) == 1   # one name per model
+    assert fig["blend"]["fitted"]["users"] == 3 and len(fig["llm_rerank"]) == 2   # one name per model and form
+    assert any("listwise" in name for name in fig["llm_rerank"])
     assert fig["timing"]["users"] == 2 and fig["timing"]["stages"] == ["retriever+llm"] and fig["seconds_per_user"] > 0
 
 
