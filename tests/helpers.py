@@ -54,3 +54,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def synthetic_sequences(folder: Path, same_title_pair: bool = False):
+    """A leave-one-out split of 30 users x 6-16 ratings over 60 movies (seeded, file order shuffled:
+    the split sorts by time); `same_title_pair` gives ids 59 and 60 one title, as u.item does."""
+    import random
+
+    from tallrec.data.builders.sequences import leave_one_out
+
+    rng = random.Random(7)
+    ratings = []
+    for user in range(1, 31):
+        items = rng.sample(range(1, 61), rng.randint(6, 16))
+        ratings += [(user, item, rng.randint(1, 5), 1000 * user + k) for k, item in enumerate(items)]
+    rng.shuffle(ratings)
+    titles = {i: f"Movie {i} (19{50 + i % 50})" for i in range(1, 61)}
+    if same_title_pair:
+        titles[60] = titles[59]
+    return leave_one_out(write_raw_movielens(folder, ratings, titles))
+

@@ -4,14 +4,11 @@ test target anywhere, seeded, and trainable by the stage-1 trainer."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from helpers import write_raw_movielens
+from helpers import synthetic_sequences
 
 from tallrec.core.config import build_config
 from tallrec.core.errors import TallrecError
-from tallrec.data.builders.sequences import leave_one_out
 from tallrec.prompts.listwise import LETTERS, listwise_record
 from tallrec.recommend.retrievers import ItemKNN
 from tallrec.tuning.listwise_examples import ListwiseExamples, alpaca_records, listwise_examples
@@ -19,15 +16,7 @@ from tallrec.tuning.listwise_examples import ListwiseExamples, alpaca_records, l
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
-    rng = random.Random(7)
-    ratings = []
-    for user in range(1, 31):
-        items = rng.sample(range(1, 61), rng.randint(6, 16))
-        ratings += [(user, item, rng.randint(1, 5), 1000 * user + k) for k, item in enumerate(items)]
-    rng.shuffle(ratings)
-    titles = {i: f"Movie {i} (19{50 + i % 50})" for i in range(1, 61)}
-    titles[60] = titles[59]  # two ids, one title: listed once, never as a false "not next"
-    return leave_one_out(write_raw_movielens(tmp_path_factory.mktemp("ml"), ratings, titles))
+    return synthetic_sequences(tmp_path_factory.mktemp("ml"), same_title_pair=True)
 
 
 def knn(sequences, rows):

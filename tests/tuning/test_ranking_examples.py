@@ -3,14 +3,11 @@ targets only, right labels, unrated negatives, hard negatives from the retriever
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from helpers import write_raw_movielens
+from helpers import synthetic_sequences
 
 from tallrec.core.config import build_config
 from tallrec.core.errors import DataError, TallrecError
-from tallrec.data.builders.sequences import leave_one_out
 from tallrec.recommend.loo import top_n
 from tallrec.recommend.retrievers import ItemKNN
 from tallrec.tuning.ranking_examples import RankingExamples, before_targets, ranking_examples
@@ -18,14 +15,7 @@ from tallrec.tuning.ranking_examples import RankingExamples, before_targets, ran
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
-    rng = random.Random(7)
-    ratings = []
-    for user in range(1, 31):
-        items = rng.sample(range(1, 61), rng.randint(6, 16))
-        ratings += [(user, item, rng.randint(1, 5), 1000 * user + k) for k, item in enumerate(items)]
-    rng.shuffle(ratings)  # file order must not matter: the split sorts by time
-    titles = {i: f"Movie {i} (19{50 + i % 50})" for i in range(1, 61)}
-    return leave_one_out(write_raw_movielens(tmp_path_factory.mktemp("ml"), ratings, titles))
+    return synthetic_sequences(tmp_path_factory.mktemp("ml"), same_title_pair=False)
 
 
 def knn(sequences, rows):
