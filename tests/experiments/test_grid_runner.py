@@ -212,3 +212,21 @@ def test_stage1_arms_and_cross_domain(tmp_path, tiny_model_dir, monkeypatch):
     assert all(r["settings"]["valid_from"] == "both" for r in xd)
     md = (out / "report.md").read_text()
     assert "## Ablation: AT / R / TALLRec" in md and "## Cross-domain" in md
+
+
+def test_settings_added_since_a_row_was_recorded_are_no_difference_at_their_default():
+    """A row recorded before a training setting existed still matches when this grid holds the new
+    setting at its default; a changed value (or another method) is still named."""
+    from dataclasses import asdict
+
+    from tallrec.experiments.grid.runner import _diff
+    from tallrec.tuning.config import InstructConfig, TrainConfig
+
+    rec, inst = asdict(TrainConfig()), asdict(InstructConfig())
+    now = {"method": "tallrec", "rec_config": rec, "stage1": {"alpaca": "a.json", "config": inst}}
+    old = {"method": "tallrec", "rec_config": {k: v for k, v in rec.items() if k != "quantize"},
+           "stage1": {"alpaca": "a.json", "config": {k: v for k, v in inst.items() if k != "gradient_checkpointing"}}}
+    assert _diff(now, old) == []
+    assert _diff({**now, "rec_config": {**rec, "lr": rec["lr"] * 2}}, old) == ["rec_config"]
+    assert _diff({**now, "stage1": {"alpaca": "b.json", "config": inst}}, old) == ["stage1"]
+    assert _diff({**now, "method": "r"}, old) == ["method"]

@@ -56,6 +56,21 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def config_difference(old: dict, new: dict, default: dict) -> str | None:
+    """The first setting that differs between a recorded config and this one (nested dicts compared
+    key by key), or None. A setting added since the record, at its `default` here, and one since
+    removed that was off there (load_in_8bit: false), are no difference: the run is the same."""
+    old, new, default = _flat(old), _flat(new), _flat(default)
+    for key in [*new, *(k for k in old if k not in new)]:
+        if key not in old and new[key] == default.get(key, "(not set)"):
+            continue
+        if key not in new and not old[key]:
+            continue
+        if old.get(key, "(not set)") != new.get(key, "(not set)"):
+            return f"{key}: {old.get(key, '(not set)')!r} there, {new.get(key, '(not set)')!r} here"
+    return None
+
+
 class RunFolder:
     """See the module docstring. `done` names the file a finished run has written last
     (history.json, instruct.json); `outputs` are the files a fresh start removes."""
@@ -84,15 +99,10 @@ class RunFolder:
             old = _flat(yaml.safe_load(prev.read_text()) or {})
         except yaml.YAMLError:
             return "config.yaml is not readable"
-        new = _flat(self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else asdict(self.cfg))
-        default = _flat(asdict(type(self.cfg)()))
-        for key in [*new, *(k for k in old if k not in new)]:
-            if key not in old and new[key] == default.get(key, "(not set)"):
-                continue  # a setting added since that run, at its default: the run is the same
-            if key not in new and not old[key]:
-                continue  # a setting since removed, off in that run (load_in_8bit: false)
-            if old.get(key, "(not set)") != new.get(key, "(not set)"):
-                return f"{key}: {old.get(key, '(not set)')!r} there, {new.get(key, '(not set)')!r} here"
+        new = self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else asdict(self.cfg)
+        diff = config_difference(old, new, asdict(type(self.cfg)()))
+        if diff:
+            return diff
         return self._input_difference()
 
     def _input_difference(self) -> str | None:

@@ -47,8 +47,28 @@ Log = Callable[[str], None]
 
 
 def _diff(a: dict, b: dict) -> list[str]:
-    return sorted(k for k in set(a) | set(b)
-                  if json.dumps(a.get(k), sort_keys=True) != json.dumps(b.get(k), sort_keys=True))
+    """Settings `a` (this grid's) against a recorded `b`: the differing top-level names. Recipes are
+    compared as run folders compare them (tuning.run_folder.config_difference), so a training
+    setting added since the record, at its default, is no difference."""
+    from dataclasses import asdict
+
+    from ...tuning.config import InstructConfig, TrainConfig
+    from ...tuning.run_folder import config_difference
+
+    recipes = {"rec_config": TrainConfig, "stage1": None}
+    out = []
+    for k in set(a) | set(b):
+        x, y = a.get(k), b.get(k)
+        if k in recipes and isinstance(x, dict) and isinstance(y, dict):
+            if k == "stage1":
+                if set(x) != set(y) or any(x[f] != y[f] for f in x if f != "config") or config_difference(
+                        y.get("config", {}), x.get("config", {}), asdict(InstructConfig())):
+                    out.append(k)
+            elif config_difference(y, x, asdict(TrainConfig())):
+                out.append(k)
+        elif json.dumps(x, sort_keys=True) != json.dumps(y, sort_keys=True):
+            out.append(k)
+    return sorted(out)
 
 
 def _cell_json(cdir: Path) -> dict | None:
