@@ -97,6 +97,9 @@ def evaluate_ranking(
     pipe = summary["methods"].get("pipeline")
     if pipe:
         d = pipe["minus_popularity"]
-        typer.echo(f"  pipeline: blend {pipe['blend']['fitted']['kept']}; minus popularity on test: "
+        b = pipe["blend"]
+        kept = (f"popularity + LLM (weight {b['llm_weight']}), its validation gain significant" if b["llm_weight"]
+                else "popularity alone (the LLM's validation gain not significant)")
+        typer.echo(f"  pipeline: {kept}; minus popularity on test: "
                    + ", ".join(f"{k} {v['diff']:+.4f} [{v['ci95'][0]:+.4f}, {v['ci95'][1]:+.4f}]" for k, v in d.items()))
     typer.echo(f"{summary['lists']} lists -> {out / 'metrics.json'}")
