@@ -88,6 +88,10 @@ def llm_rows(a, split, ev, best: str, out: dict) -> None:
     retr = Blend("retriever", "score", 1.0, 0.0, a.n)
     llm_only = Blend("weight", "score", 0.0, 1.0, a.n)
     out["llm_rerank"], out["blends"], secs = {}, {}, []
+    base_test = loo_per_user(blended_ranks(retr, top["test"], top["test"], pos["test"], full["test"]))["ndcg@10"]
+    # a random order of the top N: the target's expected NDCG@10 where it is in the top N
+    out["random_order_ndcg10"] = round(float((pos["test"] >= 0).mean() * np.mean(
+        [1 / np.log2(r + 1) if r <= 10 else 0.0 for r in range(1, a.n + 1)])), 6)
     chosen = None   # (validation NDCG@10 of the kept blend, name, blend, test P(Yes))
     for spec in specs:
         score, label = scorer_for(spec, a)
@@ -97,9 +101,12 @@ def llm_rows(a, split, ev, best: str, out: dict) -> None:
             p[st], sec = score_subset(split, ev[st], subset, score, st, pos[st])
             secs.append(sec)
         fig = {st: figures(blended_ranks(llm_only, top[st], p[st], pos[st], full[st])) for st in p}
+        alone = loo_per_user(blended_ranks(llm_only, top["test"], p["test"], pos["test"], full["test"]))["ndcg@10"]
+        d, lo, hi = paired_bootstrap(alone, base_test, seed=a.seed)
         blend = fit_blend(top["valid"], p["valid"], pos["valid"], full["valid"], n=a.n, seed=a.seed)
         kept = blend.fitted.get("ndcg@10_best") if blend.uses_llm else blend.fitted["ndcg@10_retriever"]
         out["llm_rerank"][name] = {"ndcg@10": fig["test"]["ndcg@10"], "valid_ndcg@10": fig["valid"]["ndcg@10"],
+                                   "minus_retriever": {"diff": round(d, 6), "ci95": [round(lo, 6), round(hi, 6)]},
                                    "blend_kept": blend.fitted["kept"]}
         out["blends"][name] = json.loads(blend_json(blend))
         if chosen is None or kept > chosen[0]:
@@ -248,7 +255,7 @@ def main(argv=None) -> dict:
     text = json.dumps(out, indent=2)
     if a.json:
         Path(a.json).write_text(text + "\n")
-    print(json.dumps({k: v for k, v in out.items() if k not in ("retriever_details", "blend")}, indent=2))
+    print(json.dumps({k: v for k, v in out.items() if k not in ("retriever_details", "blend", "blends")}, indent=2))
     return out
 
 
