@@ -164,10 +164,20 @@ def time_recommend(a, split, best: str, settings: dict, adapter: str | None, use
             got = rec.recommend(person, k=10)
             times.append(time.perf_counter() - t0)
             stages |= {r.stage for r in got}
+        # the same users through the retriever alone (the folder's default blend): no model runs
+        from tallrec.recommend.catalogue import load_recommender_folder
+        from tallrec.recommend.recommender import recommend_from
+
+        pipe = load_recommender_folder(folder)
+        pipe.blend = Blend(n=a.n)
+        t0 = time.perf_counter()
+        for person in people:
+            recommend_from(pipe, person, k=10)
+        retriever_only = (time.perf_counter() - t0) / len(people)
     sec = round(float(np.mean(times)), 3)
     return sec, {"users": len(times), "k": 10, "n": a.n, "stages": sorted(stages), "torch_threads":
                  torch.get_num_threads(), "median": round(float(np.median(times)), 3),
-                 "max": round(float(np.max(times)), 3)}
+                 "max": round(float(np.max(times)), 3), "retriever_only_seconds_per_user": round(retriever_only, 4)}
 
 
 def score_subset(split, ev, users, score, stage: str, pos=None) -> tuple[np.ndarray, float]:

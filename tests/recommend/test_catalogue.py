@@ -124,6 +124,7 @@ def test_recommend_bench_smoke(tmp_path, shared_data, tiny_model_dir):
     assert fig["blend"]["fitted"]["users"] == 3 and len(fig["llm_rerank"]) == 2   # one name per model and form
     assert any("listwise" in name for name in fig["llm_rerank"])
     assert fig["timing"]["users"] == 2 and fig["timing"]["stages"] == ["retriever+llm"] and fig["seconds_per_user"] > 0
+    assert 0 < fig["timing"]["retriever_only_seconds_per_user"]
 
 
 def test_recommender_recommends_from_the_catalogue(tmp_path, raw, tiny_model_dir):
