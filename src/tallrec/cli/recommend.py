@@ -8,6 +8,7 @@ The pipeline itself is tallrec.recommend.catalogue; this module only parses opti
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -53,17 +54,17 @@ def recommend(
     if not pipe.blend.uses_llm and adapter is not None:
         typer.echo(f"note: the folder's blend keeps the retriever alone; --adapter {adapter} is not used", err=True)
     with process_group():
-        score = None
-        if pipe.blend.uses_llm:   # the retriever alone needs no model: none is loaded
-            rec = Recommender.load(adapter, model=model, precision=precision, catalogue=catalogue)
-            pipe, score = rec.catalogue, rec._score_titles
+        if pipe.blend.uses_llm:
+            recommend_one = Recommender.load(adapter, model=model, precision=precision, catalogue=catalogue).recommend
+        else:   # the retriever alone needs no model: none is loaded
+            recommend_one = partial(recommend_from, pipe)
 
         def work(mine, main: bool) -> list[str]:
             from tqdm.auto import tqdm
 
-            return [json.dumps({"user": line.user, "items": [r.model_dump() for r in
-                                                             recommend_from(pipe, line.as_user, k=k, score=score)]})
-                    + "\n" for line in tqdm(mine, desc="recommending", unit="user", disable=not main or score is None)]
+            bar = tqdm(mine, desc="recommending", unit="user", disable=not main or not pipe.blend.uses_llm)
+            return [json.dumps({"user": line.user, "items": [r.model_dump() for r in recommend_one(line.as_user, k=k)]})
+                    + "\n" for line in bar]
 
         rows = shard_and_gather(lines, work)
         if is_main():
