@@ -64,6 +64,23 @@ def llm_scorer(adapter: str | None, model: str | None, precision: str):
     return (lambda liked, disliked, candidates: rec.score(User(liked=liked, disliked=disliked), candidates)), label
 
 
+def check_specs(ap, specs) -> None:
+    """Every --llm row's adapter folder exists and is an adapter, before the retrievers are fitted:
+    a bad one is one usage line (exit 2)."""
+    from tallrec.core.errors import TallrecError
+    from tallrec.llm.adapters import find_adapter
+
+    for spec in specs:
+        rest = spec.partition(":")[2] if spec.startswith("listwise:") else spec
+        try:
+            if not rest:
+                raise TallrecError("give 'untuned' or a run/adapter folder")
+            if rest != "untuned":
+                find_adapter(rest)
+        except TallrecError as e:
+            ap.error(f"--llm {spec}: {e}")
+
+
 def scorer_for(spec: str, a):
     """The LLM row of `--llm SPEC`: "untuned" or a run/adapter folder (pointwise P(Yes)), or
     "listwise:untuned" / "listwise:FOLDER" (tallrec.recommend.listwise: the candidates listed in one
@@ -236,6 +253,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--blend-out", default=None, help="write the fitted blend.json here")
     ap.add_argument("--json", default=None, help="write the figures to this file")
     a = ap.parse_args(argv)
+    check_specs(ap, (a.llm or []) + (a.adapter or []))
 
     t_all = time.perf_counter()
     split = leave_one_out(a.data or data_dir() / "ml-100k")

@@ -22,7 +22,6 @@ never computed. Results: OUT/NAME/result.json and a row of --rows.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import sys
@@ -63,23 +62,15 @@ def held_out(adapter, records: list[dict], titles: dict[int, str]) -> dict:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=None, help="MovieLens-100K folder (default: DATA_DIR/ml-100k)")
-    ap.add_argument("--users", type=int, default=100, help="users giving training examples")
-    ap.add_argument("--valid-users", type=int, default=30, help="other users giving the held-out examples")
+    ap = rt.study_parser(__doc__, users=100, valid_users=30, valid_help="other users giving the held-out examples",
+                         config="listwise-cpu", config_help="stage-1 recipe (a packaged name or a YAML file)",
+                         eval_users=300, n_help="candidates the LLM reranks (at most 26)",
+                         out="runs/listwise-ranking", rows=HERE / "listwise-ranking.jsonl")
     ap.add_argument("--targets-per-user", type=int, default=2, help="training-period targets per user")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the examples, the tuning and the user subset")
-    ap.add_argument("--config", default="listwise-cpu", help="stage-1 recipe (a packaged name or a YAML file)")
-    ap.add_argument("--eval-users", type=int, default=300, help="seeded subset of users the LLM reranks for")
-    ap.add_argument("--n", type=int, default=20, help="candidates the LLM reranks (at most 26)")
     ap.add_argument("--order", choices=("shuffled", "retriever"), default="shuffled",
                     help="the candidates' order in the rerank prompt")
-    ap.add_argument("--untuned", action="store_true", help="no tuning: rerank with the base model")
     ap.add_argument("--adapter", default=None, help="no tuning: rerank with this run (trained by an earlier call "
                     "with the same example settings; its tuning row holds the CPU minutes)")
-    ap.add_argument("--out", default="runs/listwise-ranking")
-    ap.add_argument("--name", default=None, help="run name (default from the settings)")
-    ap.add_argument("--rows", default=str(HERE / "listwise-ranking.jsonl"), help="append the result row here")
     a = ap.parse_args(argv)
 
     split = leave_one_out(a.data or data_dir() / "ml-100k")

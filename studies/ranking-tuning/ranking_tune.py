@@ -126,22 +126,32 @@ def rerank(split, adapter, users: int, n: int, seed: int, stages, out: Path, sco
     return res
 
 
-def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def study_parser(doc: str, *, users: int, valid_users: int, valid_help: str, config: str, config_help: str,
+                 eval_users: int, n_help: str, out: str, rows: Path) -> argparse.ArgumentParser:
+    """The options both ranking studies take (this one and listwise-ranking), with each study's defaults."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None, help="MovieLens-100K folder (default: DATA_DIR/ml-100k)")
-    ap.add_argument("--users", type=int, default=24, help="users giving training examples")
-    ap.add_argument("--valid-users", type=int, default=12, help="other users giving the early-stopping samples")
+    ap.add_argument("--users", type=int, default=users, help="users giving training examples")
+    ap.add_argument("--valid-users", type=int, default=valid_users, help=valid_help)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the examples, the tuning and the user subset")
+    ap.add_argument("--config", default=config, help=config_help)
+    ap.add_argument("--eval-users", type=int, default=eval_users, help="seeded subset of users the LLM reranks for")
+    ap.add_argument("--n", type=int, default=20, help=n_help)
+    ap.add_argument("--untuned", action="store_true", help="no tuning: rerank with the base model")
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--name", default=None, help="run name (default from the settings)")
+    ap.add_argument("--rows", default=str(rows), help="append the result row here")
+    return ap
+
+
+def main(argv=None) -> dict:
+    ap = study_parser(__doc__, users=24, valid_users=12, valid_help="other users giving the early-stopping samples",
+                      config="ranking-cpu", config_help="rec-tuning recipe (a packaged name or a YAML file)",
+                      eval_users=100, n_help="candidates the LLM reranks", out="runs/ranking-tuning",
+                      rows=HERE / "ranking-tuning.jsonl")
     ap.add_argument("--hard", type=int, default=3, help="hard negatives per user (item-kNN top 20)")
     ap.add_argument("--random", type=int, default=1, help="random unrated negatives per user")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the examples, the tuning and the user subset")
-    ap.add_argument("--config", default="ranking-cpu", help="rec-tuning recipe (a packaged name or a YAML file)")
-    ap.add_argument("--eval-users", type=int, default=100, help="seeded subset of users the LLM reranks for")
-    ap.add_argument("--n", type=int, default=20, help="candidates the LLM reranks")
-    ap.add_argument("--untuned", action="store_true", help="no tuning: rerank with the base model")
     ap.add_argument("--test", action="store_true", help="also report test figures (the final setting only, once)")
-    ap.add_argument("--out", default="runs/ranking-tuning")
-    ap.add_argument("--name", default=None, help="run name (default from the settings)")
-    ap.add_argument("--rows", default=str(HERE / "ranking-tuning.jsonl"), help="append the result row here")
     a = ap.parse_args(argv)
 
     split = leave_one_out(a.data or data_dir() / "ml-100k")

@@ -222,3 +222,12 @@ def test_cli_recommend_under_torchrun_matches_one_process(tmp_path, raw, tiny_mo
     for a, b in zip(ddp, one):
         assert [x["item"]["id"] for x in a["items"]] == [x["item"]["id"] for x in b["items"]]
         assert np.allclose([x["p_yes"] for x in a["items"]], [x["p_yes"] for x in b["items"]], atol=1e-5)
+
+
+def test_recommend_bench_refuses_a_bad_llm_row_before_any_work(tmp_path, capsys):
+    main = runpy.run_path(str(REPO / "benchmarks" / "recommend_bench.py"), run_name="bench")["main"]
+    for spec in (str(tmp_path / "nope"), "listwise:"):
+        with pytest.raises(SystemExit) as e:
+            main(["--data", str(tmp_path / "no-data"), "--llm", spec])
+        assert e.value.code == 2
+        assert f"--llm {spec}:" in capsys.readouterr().err
