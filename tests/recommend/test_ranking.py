@@ -209,3 +209,12 @@ def test_evaluate_ranking_pipeline_row(bench, tmp_path, run_cli, tiny_model_dir)
                            "--model", tiny_model_dir, "--methods", "pipeline")
     one_line_error(code, err, "no validation lists")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_folder_without_train_json_still_runs_the_random_row(bench, tmp_path, run_cli):
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "test.jsonl").write_bytes((bench[0] / "bench" / "test.jsonl").read_bytes())
+    code, _, err = run_cli("evaluate-ranking", "--data", only, "--out", tmp_path / "ev", "--methods", "random")
+    assert code == 0, err
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["methods"]["random"]["hr@1"] == 0.05

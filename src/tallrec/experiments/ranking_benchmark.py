@@ -165,12 +165,14 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
     lines = load_lists(folder, limit)
     valid_lines = load_lists(folder, limit, "valid.jsonl") if "pipeline" in methods else []
     data = str(Path(folder) / "test.jsonl")
-    train = load_samples(Path(folder) / "train.json")   # popularity counts: a method and a diagnostic
+    # popularity counts: a method, and the diagnostic of every record when train.json is there
+    needs_train = bool(set(methods) - {"llm", "random"}) or (Path(folder) / "train.json").is_file()
+    train = load_samples(Path(folder) / "train.json") if needs_train else []
     valid = (load_samples(Path(folder) / "valid.json") if set(methods) - {"llm", "random", "popularity", "pipeline"}
              else [])
     check_writable(out)
     records, ranks, cache = {}, {}, {}
-    pop = popularity_scores(train, lines)
+    pop = popularity_scores(train, lines) if train else None
 
     def llm(which: str, part: Sequence[UserLine]) -> list[list[float]]:
         """The LLM's P(Yes) of every candidate of `part`, scored once (the llm and pipeline rows share them)."""
