@@ -72,7 +72,7 @@ def test_nothing_in_data_imports_the_llm_or_tuning():
 
 
 # The folders in the order data flows (README, "Development"): each imports only those before it.
-LAYERS = ["core", "data", "prompts", "llm", "tuning", "baselines", "recommend", "experiments", "serve", "cli"]
+LAYERS = ["core", "data", "collab", "prompts", "llm", "tuning", "baselines", "recommend", "experiments", "serve", "cli"]
 
 
 def test_each_folder_imports_only_the_folders_before_it():

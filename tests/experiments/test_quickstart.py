@@ -19,12 +19,12 @@ def test_quickstart_reports_every_method_on_the_same_samples(tmp_path, tiny_mode
                                 "--config", str(cfg), "--model", str(tiny_model_dir), "--shots", "16")
     assert code == 0, err[-2000:]
     res = json.loads((out / "quickstart.json").read_text())
-    names = ("untuned", "tuned", "like_share", "hybrid", "hist_valid")
+    names = ("untuned", "tuned", "like_share", "hybrid", "hist_valid", "hist_cf")
     assert {res[n]["n"] for n in names} == {24}
-    for folder in ("untuned", "tuned", "like-share", "hybrid", "hist-valid"):
+    for folder in ("untuned", "tuned", "like-share", "hybrid", "hist-valid", "hist-cf"):
         check_auc(out / folder)
     assert res["hybrid"]["features"][0] == "llm_logit" and res["hist_valid"]["features"][0] == "like_share"
     assert res["hybrid"]["fitted_on"] == "24 early-stopping validation samples"
     assert res["best_tallrec_method"] in ("tuned", "hybrid")
-    for label in ("untuned LLM", "rec-tuned LLM", "like-share floor", "hybrid: tuned LLM", "hybrid without the LLM"):
+    for label in ("untuned LLM", "rec-tuned LLM", "like-share floor", "hybrid: tuned LLM", "hybrid without the LLM", "hist-cf: CF signals"):
         assert label in stdout

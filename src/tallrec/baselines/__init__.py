@@ -10,7 +10,9 @@ Names (see `BASELINES`):
 * sequential models, trained with one shared loop (train_loop.py) on modules from sequential.py:
   gru4rec, caser, sasrec, dros (GRU4Rec backbone + DRO regulariser), and the text variants
   gru-bert and dros-bert (items = frozen all-MiniLM-L6-v2 embedding of their text, text_encoder.py);
-* simple floors (simple.py): like-share (share of liked items in the user's history) and logreg.
+* simple floors (simple.py): like-share (share of liked items in the user's history) and logreg;
+* hist-cf (hist_cf.py): the floor on leak-free collaborative signals (collab/), fitted on the
+  validation file; it draws no shots.
 
 This module imports neither torch nor scikit-learn, so `tallrec --help` stays fast; the runners are
 imported when a baseline is run.
@@ -38,6 +40,8 @@ BASELINES: dict[str, tuple[str, str]] = {
     "dros-bert": ("seq", "DROS with items = frozen all-MiniLM-L6-v2 text embeddings"),
     "like-share": ("simple", "score = share of liked items in the user's own history (no training)"),
     "logreg": ("simple", "logistic regression on user like share, target like rate, history length"),
+    "hist-cf": ("collab", "logistic regression on leak-free CF signals of the log (user and item like "
+                "rates before t, MF with biases), fitted on --valid; reads no --train samples"),
 }
 
 # Accepted by every baseline for a uniform interface (ignored where meaningless, e.g. by like-share).
@@ -115,20 +119,8 @@ def fit_baseline(
     if any(s.label is None for s in test):
         raise DataError("the test data holds samples without a label; AUC needs Yes./No. outputs")
     t0 = time.perf_counter()
-    few = draw_fewshot(list(train), shots, seed, balanced=opts["balanced"])
-    if kind == "seq":
-        if not valid:
-            raise DataError(f"baseline {name!r} needs validation data (--valid) for early stopping")
-        val = subset(valid, opts["valid_size"], seed)
-        if any(s.label is None for s in val):
-            raise DataError("the validation data holds samples without a label")
-        from .train_loop import run_sequential
-
-        scores, extras = run_sequential(name, few, val, test, seed, opts)
-    else:
-        from .simple import run_simple
-
-        scores, extras = run_simple(name, few, test, opts)
+    few = draw_fewshot(list(train), shots, seed, balanced=opts["balanced"]) if kind != "collab" else []
+    scores, extras, test = _fit_kind(name, kind, few, valid, test, seed, opts)
     seconds = time.perf_counter() - t0
     from ..core.metrics import metrics_record
 
@@ -147,6 +139,29 @@ def fit_baseline(
         **extras,
     )
     return BaselineResult(record, labels, [float(s) for s in scores])
+
+
+def _fit_kind(name: str, kind: str, few: list, valid, test: list, seed: int, opts: dict):
+    """(scores, record extras, test samples) of one baseline; hist-cf also gives the test users."""
+    if kind == "collab":
+        if not valid:
+            raise DataError(f"baseline {name!r} fits on validation data: give --valid")
+        from .hist_cf import fit_hist_cf
+
+        scores, extras = fit_hist_cf(list(valid), test, opts)
+        return scores, extras, [s.with_user(u) for s, u in zip(test, extras.pop("users"))]
+    if kind == "seq":
+        if not valid:
+            raise DataError(f"baseline {name!r} needs validation data (--valid) for early stopping")
+        val = subset(valid, opts["valid_size"], seed)
+        if any(s.label is None for s in val):
+            raise DataError("the validation data holds samples without a label")
+        from .train_loop import run_sequential
+
+        return (*run_sequential(name, few, val, test, seed, opts), test)
+    from .simple import run_simple
+
+    return (*run_simple(name, few, test, opts), test)
 
 
 def run_baseline(name: str, *args, out: str | os.PathLike | None = None, **kwargs) -> dict:

@@ -47,8 +47,26 @@ class SimpleSettings:
     balanced: bool = setting(False, "draw K/2 liked and K/2 not-liked shots")
 
 
+@dataclass
+class CollabSettings:
+    """hist-cf: logistic regression on leak-free collaborative signals (collab/), fitted on --valid."""
+
+    C: float = setting(1.0, "hist-cf: inverse regularization strength", gt=0.0)
+    smoothing: float = setting(5.0, "hist-cf: pseudo-ratings pulling a like rate toward the log's rate", min=0.0)
+    log: str | None = setting(None, "hist-cf: the interaction log the samples were built from (default: "
+                              "DATA_DIR/ml-100k)")
+    mf_dim: int = setting(8, "hist-cf: size of the MF user and item vectors", min=1)
+    mf_l2: float = setting(1e-2, "hist-cf: L2 weight of the MF fit", min=0.0)
+    mf_epochs: int = setting(150, "hist-cf: full-batch Adam steps of each MF snapshot", min=1)
+    snapshot_period: str = setting("MS", "hist-cf: pandas frequency of the CF snapshots (MS = monthly)")
+    balanced: bool = setting(False, "unused by hist-cf (it draws no shots); kept for a uniform command")
+
+
+KIND_SETTINGS = {"seq": SeqSettings, "simple": SimpleSettings, "collab": CollabSettings}
+
+
 def settings_class(kind: str):
-    return SeqSettings if kind == "seq" else SimpleSettings
+    return KIND_SETTINGS[kind]
 
 
-CONFIG_NAMES = {"seq": "sequential", "simple": "simple"}
+CONFIG_NAMES = {"seq": "sequential", "simple": "simple", "collab": "collab"}

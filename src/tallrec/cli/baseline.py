@@ -13,6 +13,7 @@ import typer
 from ..baselines import BASELINES, check_name, run_baseline
 from ..baselines.settings import (
     CONFIG_NAMES,
+    CollabSettings,
     SeqSettings,
     SimpleSettings,
     settings_class,
@@ -35,7 +36,7 @@ def _help() -> str:
 
 
 @paper_command("baseline", help=_help(), no_args_is_help=True)
-@config_flags(SeqSettings, SimpleSettings)
+@config_flags(SeqSettings, SimpleSettings, CollabSettings)
 def baseline(
     name: str = typer.Argument(..., metavar="NAME", help="Baseline name, or `list`."),
     train: Path | None = typer.Option(None, "--train", help="Few-shot pool (authors' JSON format)."),
@@ -54,7 +55,7 @@ def baseline(
         return
     kind = BASELINES[check_name(name)][0]
     missing = [flag for flag, v in (("--train", train), ("--test", test), ("--out", out)) if v is None]
-    if kind == "seq" and valid is None:
+    if kind in ("seq", "collab") and valid is None:
         missing.append("--valid")
     if missing:
         raise TallrecError(f"baseline {name} needs {', '.join(missing)}")
@@ -67,7 +68,8 @@ def baseline(
     cls = settings_class(kind)
     given = {k: v for k, v in overrides.items() if k in {f.name for f in fields(cls)}}
     options = asdict(load_config(cls, resolve_config(config, "baselines", CONFIG_NAMES[kind]), given))
-    pool, test_samples = load_samples(train), load_samples(test)
+    pool = load_samples(train) if kind != "collab" else []  # hist-cf reads no --train samples
+    test_samples = load_samples(test)
     valid_samples = load_samples(valid) if valid is not None else None
     check_writable(out)
     rec = run_baseline(name, pool, valid_samples, test_samples, shots, seed, out=out, data=test, **options)

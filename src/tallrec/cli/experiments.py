@@ -32,7 +32,7 @@ def quickstart(
                          test_limit=test_limit, overwrite=overwrite)
     rows = [("untuned", "untuned LLM"), ("tuned", "rec-tuned LLM (paper prompt)"),
             ("like_share", "like-share floor (no training)"), ("hybrid", "hybrid: tuned LLM + history"),
-            ("hist_valid", "hybrid without the LLM")]
+            ("hist_valid", "hybrid without the LLM"), ("hist_cf", "hist-cf: CF signals, no LLM")]
     for key, label in rows:
         typer.echo(f"{label:<32} AUC {res[key]['auc']:.4f}")
     typer.echo(f"best tallrec method: {res['best_tallrec_method']}; {res['tuned']['n']} test samples "

@@ -19,8 +19,9 @@ from pathlib import Path
 from .samples import Sample
 
 
-def _key(s: Sample) -> tuple:
-    # the JSON form keeps liked and disliked items apart (each in order), so compare them apart
+def sample_key(s: Sample) -> tuple:
+    """What identifies a sample's text: the JSON form keeps liked and disliked items apart (each in
+    order), so they are compared apart."""
     return tuple(s.liked), tuple(s.disliked), s.target, s.label
 
 
@@ -31,10 +32,10 @@ def movielens_users(samples: Sequence[Sample], raw_dir: str | os.PathLike) -> li
 
     owners: dict[tuple, set] = {}
     for w in raw_windows(raw_dir):
-        owners.setdefault(_key(w), set()).add(w.user)
+        owners.setdefault(sample_key(w), set()).add(w.user)
     out = []
     for s in samples:
-        users = owners.get(_key(s), set())
+        users = owners.get(sample_key(s), set())
         out.append(next(iter(users)) if len(users) == 1 else None)
     return out
 

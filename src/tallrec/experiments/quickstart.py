@@ -1,6 +1,7 @@
 """The main job: MovieLens-100K, rec-tune the default model on K=64 samples; on the same test
 samples: untuned, tuned, the like-share floor (no training), the hybrid (tuned LLM + history
-statistics) and the hybrid's LLM-free floor (experiments/hybrid.py)."""
+statistics), the hybrid's LLM-free floor (experiments/hybrid.py) and `hist-cf`, the floor on the
+log's leak-free collaborative signals (baselines/hist_cf.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..baselines import run_baseline
 from ..core.config import load_config, resolve_config
 from ..core.defaults import DEFAULT_RECIPE
 from ..core.io import ensure_dir, write_json_atomic
+from ..core.paths import data_dir as data_dir_of
 from ..data.datasets import load_domain
 from ..data.fewshot import validation_subset
 from ..data.samples import load_samples
@@ -47,12 +49,15 @@ def run_quickstart(out, data_dir=None, config=None, model=None, shots: int = 64,
     combined = {"hybrid": combine_and_record(k_samples, fit_on, test, out / "hybrid", lm=tuned_lm,
                                              llm_test=recorded_scores(out / "tuned", test), options=opts, **common),
                 "hist-valid": combine_and_record(k_samples, fit_on, test, out / "hist-valid", **common)}
+    combined["hist-cf"] = run_baseline("hist-cf", [], data.valid, test, 0, seed, out=out / "hist-cf",
+                                       data="movie/test.json", log=str(data_dir_of(data_dir) / "ml-100k"))
+    combined["hist-cf"]["fitted_on"] = f"{len(data.valid)} validation samples, CF signals of the log before t"
     for name, rec in combined.items():
         print(f"[quickstart] {name} AUC {rec['auc']:.4f} ({rec['fitted_on']})", flush=True)
     tallrec = {"tuned": tuned, "hybrid": combined["hybrid"]}
     best = max(tallrec, key=lambda k: tallrec[k]["auc"])
     result = {"untuned": untuned, "tuned": tuned, "like_share": floor, "hybrid": combined["hybrid"],
-              "hist_valid": combined["hist-valid"], "best_tallrec_method": best,
+              "hist_valid": combined["hist-valid"], "hist_cf": combined["hist-cf"], "best_tallrec_method": best,
               "seconds": round(time.time() - t0, 1), "config": cfg.to_dict()}
     write_json_atomic(out / "quickstart.json", result)
     return result

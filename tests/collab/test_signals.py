@@ -1,0 +1,117 @@
+"""The collaborative signals are leak-free, placed by text where samples carry no ids, and cached."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tallrec.collab import snapshots as snapshots_module
+from tallrec.collab.signals import FEATURES, CFSignals
+from tallrec.collab.snapshots import MFSettings
+from tallrec.core.errors import DataError
+from tallrec.data.builders.log_windows import log_windows
+from tallrec.data.interactions import Interactions
+from tallrec.data.samples import Sample
+
+DAY = 86_400
+START = 880_000_000  # 1997-11-20
+
+
+def synthetic_log(seed: int = 0, users: int = 30, items: int = 40, per_user: int = 24) -> Interactions:
+    """Users rating items over about five months; some ratings of a user share a second."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(users):
+        t0 = START + int(rng.integers(0, 60)) * DAY
+        for k, i in enumerate(rng.choice(items, per_user, replace=False)):
+            t = t0 + (k // 2) * int(rng.integers(1, 5)) * DAY  # pairs of ratings in the same second
+            rows.append((u + 1, int(i) + 1, int(rng.integers(1, 6)), t))
+    rows.sort(key=lambda r: (r[3], r[0]))
+    a = np.array(rows)
+    titles = pd.DataFrame({"item": np.arange(1, items + 1), "title": [f"Item {i} (1990)" for i in range(1, items + 1)],
+                           "text": [""] * items})
+    return Interactions.from_columns(a[:, 0], a[:, 1], a[:, 2], a[:, 2] > 3, a[:, 3], titles, source="synthetic")
+
+
+def changed(log: Interactions, keep) -> Interactions:
+    """`log` with every row where keep(row) is False given another rating (and so another like)."""
+    ev = log.events.copy()
+    flip = ~keep(ev)
+    ev.loc[flip, "rating"] = 6 - ev.loc[flip, "rating"]
+    ev.loc[flip, "liked"] = ev.loc[flip, "rating"] > 3
+    return Interactions(ev, log.items, "changed")
+
+
+@pytest.fixture()
+def cache(tmp_path):
+    return tmp_path / "collab"
+
+
+def test_signals_do_not_see_the_target_its_future_or_other_users_at_or_after_t(cache):
+    log = synthetic_log()
+    windows = list(log_windows(log))
+    late = [w for w in windows if w.meta["timestamp"] > START + 70 * DAY][::7][:6]
+    assert len(late) >= 4
+    mf = MFSettings(dim=4, epochs=30, period="W-MON")
+    for w in late:
+        t, user, row = w.meta["timestamp"], w.meta["user"], w.meta["row"]
+        order = log.user_orders()[user].tolist()
+        own_later = set(order[order.index(row):])  # the target and everything after it
+        ev = log.events
+        keep = lambda e: ~(((e["user"] != user) & (e["timestamp"] >= t)) | e.index.isin(own_later))  # noqa: E731
+        other = changed(log, keep)
+        assert other.checksum() != log.checksum()
+        a, b = CFSignals(log, mf, cache=cache / "a"), CFSignals(other, mf, cache=cache / "b")
+        placed = Sample(w.history, w.target, w.label, meta={"user": user, "row": row})
+        fa, fb = a.features([placed]), b.features([placed])
+        assert all(np.allclose(fa[n], fb[n]) for n in FEATURES), (fa, fb)
+        for x, y in zip(a.embeddings([placed]), b.embeddings([placed])):
+            np.testing.assert_array_equal(x, y)
+        # and a change before t does show: the signals are not constant
+        before = changed(log, lambda e: ~((e["user"] != user) & (e["timestamp"] < t)))
+        fc = CFSignals(before, mf, cache=cache / "c").features([placed])
+        assert not np.allclose(fa["item_like_rate"], fc["item_like_rate"]) or fa["item_log_count"][0] == 0
+        del ev
+
+
+def test_samples_without_ids_are_placed_by_their_text(cache):
+    log = synthetic_log()
+    windows = list(log_windows(log))[::11]
+    bare = [Sample(w.history, w.target, w.label) for w in windows]  # what a JSON file gives
+    sig = CFSignals(log, MFSettings(dim=4, epochs=10), cache=cache)
+    p = sig.place(bare)
+    assert p.rows.tolist() == [w.meta["row"] for w in windows]
+    assert p.users.tolist() == [w.meta["user"] for w in windows]
+    np.testing.assert_allclose(sig.features(bare)["item_like_rate"], sig.features(windows)["item_like_rate"])
+
+
+def test_a_sample_the_log_cannot_place_is_one_line(cache):
+    log = synthetic_log()
+    w = next(iter(log_windows(log)))
+    stranger = Sample(w.history, "Not In The Log (1901)", True)
+    with pytest.raises(DataError, match=r"^--test: sample 1 \(target 'Not In The Log \(1901\)'\) is in no window"):
+        CFSignals(log, cache=cache).features([w, stranger], "--test")
+
+
+def test_snapshots_are_cached_by_the_logs_checksum(cache, monkeypatch):
+    log = synthetic_log()
+    windows = list(log_windows(log))[-5:]
+    mf = MFSettings(dim=4, epochs=10)
+    first = CFSignals(log, mf, cache=cache).features(windows)
+    calls = []
+    real = snapshots_module.fit_mf
+    monkeypatch.setattr(snapshots_module, "fit_mf", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = CFSignals(log, mf, cache=cache).features(windows)
+    assert calls == [] and np.array_equal(first["mf_logit"], again["mf_logit"])
+    default = CFSignals(log, mf).snapshots.folder
+    assert log.checksum()[:0] == "" and default != CFSignals(changed(log, lambda e: e["user"] != 1), mf).snapshots.folder
+    assert np.abs(first["mf_logit"]).sum() > 0  # the snapshots learned something
+
+
+def test_log_windows_reproduce_the_movielens_builder(shared_data):
+    from tallrec.data.builders.movielens import raw_windows
+    from tallrec.data.readers import read_log
+
+    raw = shared_data / "ml-100k"
+    assert list(log_windows(read_log(raw))) == raw_windows(raw)
