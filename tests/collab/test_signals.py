@@ -58,9 +58,8 @@ def test_signals_do_not_see_the_target_its_future_or_other_users_at_or_after_t(c
         t, user, row = w.meta["timestamp"], w.meta["user"], w.meta["row"]
         order = log.user_orders()[user].tolist()
         own_later = set(order[order.index(row):])  # the target and everything after it
-        ev = log.events
-        keep = lambda e: ~(((e["user"] != user) & (e["timestamp"] >= t)) | e.index.isin(own_later))  # noqa: E731
-        other = changed(log, keep)
+        other = changed(log, lambda e, u=user, t=t, o=own_later: ~(((e["user"] != u) & (e["timestamp"] >= t))
+                                                                   | e.index.isin(o)))
         assert other.checksum() != log.checksum()
         a, b = CFSignals(log, mf, cache=cache / "a"), CFSignals(other, mf, cache=cache / "b")
         placed = Sample(w.history, w.target, w.label, meta={"user": user, "row": row})
@@ -69,10 +68,9 @@ def test_signals_do_not_see_the_target_its_future_or_other_users_at_or_after_t(c
         for x, y in zip(a.embeddings([placed]), b.embeddings([placed])):
             np.testing.assert_array_equal(x, y)
         # and a change before t does show: the signals are not constant
-        before = changed(log, lambda e: ~((e["user"] != user) & (e["timestamp"] < t)))
+        before = changed(log, lambda e, u=user, t=t: ~((e["user"] != u) & (e["timestamp"] < t)))
         fc = CFSignals(before, mf, cache=cache / "c").features([placed])
         assert not np.allclose(fa["item_like_rate"], fc["item_like_rate"]) or fa["item_log_count"][0] == 0
-        del ev
 
 
 def test_samples_without_ids_are_placed_by_their_text(cache):
