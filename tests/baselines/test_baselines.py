@@ -76,8 +76,37 @@ def opts_for(name: str, **kw) -> dict:
     return o
 
 
-def test_registry_has_the_eight_baselines():
-    assert list(BASELINES) == SEQ + ["like-share", "logreg"]
+def test_registry_has_the_nine_baselines():
+    assert list(BASELINES) == SEQ + ["like-share", "logreg", "hist-cf"]
+
+
+def test_hist_cf_fits_on_valid_reads_no_train_and_records_users(tmp_path, run_cli):
+    """`paper baseline hist-cf` on windows of a small log: the common record, users from the log,
+    and --train is never read (a path that does not exist is fine)."""
+    import json
+
+    from tallrec.data.builders.log_windows import log_windows
+    from tallrec.data.samples import save_samples
+    from tests.collab.test_signals import synthetic_log
+
+    log = synthetic_log(users=40)
+    windows = list(log_windows(log))
+    raw = tmp_path / "ml"
+    raw.mkdir()
+    ev = log.events
+    (raw / "u.data").write_text("".join(f"{u}\t{i}\t{int(r)}\t{t}\n" for u, i, r, t in
+                                        zip(ev.user, ev.item, ev.rating, ev.timestamp)))
+    (raw / "u.item").write_text("".join(f"{i}|{t}|01-Jan-1990||x|0\n" for i, t in zip(log.items.item, log.items.title)),
+                                encoding="latin-1")
+    save_samples(tmp_path / "valid.json", windows[: len(windows) // 2])
+    save_samples(tmp_path / "test.json", windows[len(windows) // 2:])
+    code, out, err = run_cli("paper", "baseline", "hist-cf", "--train", str(tmp_path / "absent.json"),
+                             "--valid", str(tmp_path / "valid.json"), "--test", str(tmp_path / "test.json"),
+                             "--log", str(raw), "--mf-epochs", "5", "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    rec = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert rec["shots"] == 0 and rec["uauc_users"] and rec["features"][-1] == "mf_logit"
+    assert 0.0 <= rec["auc"] <= 1.0 and rec["fitted_on"].startswith(f"{len(windows) // 2} validation")
 
 
 def test_like_share_and_item_rates():

@@ -10,7 +10,6 @@ from the whole log before t, as in CoLLM's setting.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,7 +58,3 @@ def fit_hist_cf(valid: Sequence[Sample], test: Sequence[Sample], opts: dict,
         "options": {k: opts[k] for k in ("C", "smoothing", "mf_dim", "mf_l2", "mf_epochs", "snapshot_period")},
     }
 
-
-def check_log_path(opts: dict) -> None:
-    if opts.get("log") and not os.path.exists(opts["log"]):
-        raise DataError(f"{opts['log']}: no such log (hist-cf --log)")
