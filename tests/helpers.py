@@ -74,3 +74,33 @@ def synthetic_sequences(folder: Path, same_title_pair: bool = False):
         titles[60] = titles[59]
     return leave_one_out(write_raw_movielens(folder, ratings, titles))
 
+
+
+def synthetic_log(seed: int = 0, users: int = 30, items: int = 40, per_user: int = 24):
+    """An interaction table of users rating items over about five months (so it spans several
+    monthly CF snapshots); pairs of a user's ratings share a second, as in MovieLens."""
+    import numpy as np
+    import pandas as pd
+
+    from tallrec.data.interactions import Interactions
+
+    day, start = 86_400, 880_000_000
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(users):
+        t0 = start + int(rng.integers(0, 60)) * day
+        for k, i in enumerate(rng.choice(items, per_user, replace=False)):
+            t = t0 + (k // 2) * int(rng.integers(1, 5)) * day
+            rows.append((u + 1, int(i) + 1, int(rng.integers(1, 6)), t))
+    rows.sort(key=lambda r: (r[3], r[0]))
+    a = np.array(rows)
+    titles = pd.DataFrame({"item": np.arange(1, items + 1), "title": [f"Item {i} (1990)" for i in range(1, items + 1)],
+                           "text": [""] * items})
+    return Interactions.from_columns(a[:, 0], a[:, 1], a[:, 2], a[:, 2] > 3, a[:, 3], titles, source="synthetic")
+
+
+def write_log_as_movielens(log, folder: Path) -> Path:
+    """`log` (int ids, ratings 1-5) written as an ml-100k folder."""
+    ev = log.events
+    ratings = [(int(u), int(i), int(r), int(t)) for u, i, r, t in zip(ev.user, ev.item, ev.rating, ev.timestamp)]
+    return write_raw_movielens(folder, ratings, dict(zip(log.items.item.tolist(), log.items.title.tolist())))

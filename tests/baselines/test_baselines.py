@@ -85,19 +85,14 @@ def test_hist_cf_fits_on_valid_reads_no_train_and_records_users(tmp_path, run_cl
     and --train is never read (a path that does not exist is fine)."""
     import json
 
+    from helpers import synthetic_log, write_log_as_movielens
+
     from tallrec.data.builders.log_windows import log_windows
     from tallrec.data.samples import save_samples
-    from tests.collab.test_signals import synthetic_log
 
     log = synthetic_log(users=40)
     windows = list(log_windows(log))
-    raw = tmp_path / "ml"
-    raw.mkdir()
-    ev = log.events
-    (raw / "u.data").write_text("".join(f"{u}\t{i}\t{int(r)}\t{t}\n" for u, i, r, t in
-                                        zip(ev.user, ev.item, ev.rating, ev.timestamp)))
-    (raw / "u.item").write_text("".join(f"{i}|{t}|01-Jan-1990||x|0\n" for i, t in zip(log.items.item, log.items.title)),
-                                encoding="latin-1")
+    raw = write_log_as_movielens(log, tmp_path / "ml")
     save_samples(tmp_path / "valid.json", windows[: len(windows) // 2])
     save_samples(tmp_path / "test.json", windows[len(windows) // 2:])
     code, out, err = run_cli("paper", "baseline", "hist-cf", "--train", str(tmp_path / "absent.json"),

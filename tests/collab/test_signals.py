@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from helpers import synthetic_log
 
 from tallrec.collab import snapshots as snapshots_module
 from tallrec.collab.signals import FEATURES, CFSignals
@@ -15,23 +15,7 @@ from tallrec.data.interactions import Interactions
 from tallrec.data.samples import Sample
 
 DAY = 86_400
-START = 880_000_000  # 1997-11-20
-
-
-def synthetic_log(seed: int = 0, users: int = 30, items: int = 40, per_user: int = 24) -> Interactions:
-    """Users rating items over about five months; some ratings of a user share a second."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(users):
-        t0 = START + int(rng.integers(0, 60)) * DAY
-        for k, i in enumerate(rng.choice(items, per_user, replace=False)):
-            t = t0 + (k // 2) * int(rng.integers(1, 5)) * DAY  # pairs of ratings in the same second
-            rows.append((u + 1, int(i) + 1, int(rng.integers(1, 6)), t))
-    rows.sort(key=lambda r: (r[3], r[0]))
-    a = np.array(rows)
-    titles = pd.DataFrame({"item": np.arange(1, items + 1), "title": [f"Item {i} (1990)" for i in range(1, items + 1)],
-                           "text": [""] * items})
-    return Interactions.from_columns(a[:, 0], a[:, 1], a[:, 2], a[:, 2] > 3, a[:, 3], titles, source="synthetic")
+START = 880_000_000  # 1997-11-20 (helpers.synthetic_log starts there)
 
 
 def changed(log: Interactions, keep) -> Interactions:

@@ -11,7 +11,6 @@ from the whole log before t, as in CoLLM's setting.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -21,15 +20,12 @@ from ..data.samples import Sample
 
 def open_signals(opts: dict):
     """The `CFSignals` of the log named in the settings (DATA_DIR/ml-100k by default)."""
-    from ..collab.signals import CFSignals
+    from ..collab.signals import open_signals as open_log
     from ..collab.snapshots import MFSettings
-    from ..core.paths import data_dir
-    from ..data.readers import read_log
 
-    path = Path(opts["log"]) if opts.get("log") else data_dir() / "ml-100k"
     mf = MFSettings(dim=int(opts["mf_dim"]), l2=float(opts["mf_l2"]), epochs=int(opts["mf_epochs"]),
                     period=str(opts["snapshot_period"]))
-    return CFSignals(read_log(path), mf, float(opts["smoothing"]))
+    return open_log(opts.get("log"), None, mf, float(opts["smoothing"]))
 
 
 def fit_hist_cf(valid: Sequence[Sample], test: Sequence[Sample], opts: dict,

@@ -30,7 +30,7 @@ app = typer.Typer(
 
 
 # Imported in this order for their side effect of adding commands to `app` (the order of --help).
-COMMAND_MODULES = ("data", "train", "score", "calibrate", "plan", "rank", "recommend", "serve", "experiments",
+COMMAND_MODULES = ("data", "train", "collm", "score", "calibrate", "plan", "rank", "recommend", "serve", "experiments",
                    "paper", "reproduce", "baseline")
 
 for _name in COMMAND_MODULES:

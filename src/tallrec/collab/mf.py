@@ -58,7 +58,15 @@ class MFModel:
 
 def fit_mf(users: np.ndarray, items: np.ndarray, liked: np.ndarray, *, dim: int = 16, l2: float = 1e-4,
            epochs: int = 150, lr: float = 0.05, seed: int = 0) -> MFModel:
-    """Fit MF with biases on (user, item, liked) triples."""
+    """Fit MF with biases on (user, item, liked) triples (snapshots are fitted lazily, possibly from
+    inside a scorer's inference mode: gradients are switched back on here)."""
+    import torch
+
+    with torch.inference_mode(False), torch.enable_grad():
+        return _fit(users, items, liked, dim, l2, epochs, lr, seed)
+
+
+def _fit(users, items, liked, dim: int, l2: float, epochs: int, lr: float, seed: int) -> MFModel:
     import torch
 
     u_codes, u_ids = pd.factorize(users)

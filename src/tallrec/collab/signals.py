@@ -44,7 +44,7 @@ class CFSignals:
         """Feature name -> one value per sample (FEATURES, in that order)."""
         p = self.place(samples, where)
         out = {"like_share": np.array([like_share(s) for s in samples], dtype=float)}
-        out |= count_features(self.index, p.rows, p.items, p.times, self.smoothing)
+        out |= count_features(self.index, p.rows, p.items, p.times, self.smoothing)  # all of them, FEATURES or not
         out["mf_logit"] = self.mf_logits(p)
         return out
 
@@ -74,3 +74,26 @@ class CFSignals:
 
 def matrix(features: dict[str, np.ndarray], names: Sequence[str] = FEATURES) -> np.ndarray:
     return np.column_stack([features[n] for n in names])
+
+
+def token_inputs(signals: CFSignals, samples: Sequence[Sample], where: str = "samples") -> tuple[np.ndarray, np.ndarray]:
+    """What collm's projector reads for each sample: the user's MF vector and bias with the user's
+    like rate, log count and the history's like share; the item's MF vector and bias with its like
+    rate and log count (every one leak-free)."""
+    users, items = signals.embeddings(samples, where)
+    f = signals.features(samples, where)
+    u = np.column_stack([users, f["user_like_rate"], f["user_log_count"], f["like_share"]])
+    i = np.column_stack([items, f["item_like_rate"], f["item_log_count"]])
+    return u.astype(np.float32), i.astype(np.float32)
+
+
+def open_signals(log: str | os.PathLike | None = None, data_dir=None, mf: MFSettings | None = None,
+                 smoothing: float = SMOOTHING) -> CFSignals:
+    """The signals of the log at `log` (default: DATA_DIR/ml-100k), read through `data.readers`."""
+    from pathlib import Path
+
+    from ..core.paths import data_dir as resolve
+    from ..data.readers import read_log
+
+    path = Path(log) if log else Path(resolve(data_dir)) / "ml-100k"
+    return CFSignals(read_log(path), mf, smoothing)

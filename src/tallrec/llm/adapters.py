@@ -33,7 +33,9 @@ def with_adapter(lm: LoadedModel, adapter: str | Path | None, merge: bool = True
     if merge:
         tuned.model = tuned.model.merge_and_unload()
         tuned.model.eval()
-    return tuned
+    from .soft_tokens import attach_collm, is_collm
+
+    return attach_collm(tuned, adapter) if is_collm(adapter) else tuned
 
 
 def attach_adapter(lm: LoadedModel, adapter: str | os.PathLike, trainable: bool = False) -> LoadedModel:

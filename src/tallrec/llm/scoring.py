@@ -29,6 +29,7 @@ from .models import attention_implementation, cache_argument, unwrap_causal_lm
 from .packed_attention import PackLayout
 from .packed_attention import register as register_packed_attention
 from .packing import PACK_TOKENS, pack_batches, packed_inputs
+from .soft_tokens import soft_tokens_of
 
 
 @dataclass
@@ -80,8 +81,13 @@ class Scorer:
 
     @torch.inference_mode()
     def score(self, samples: Sequence[Sample], desc: str = "scoring") -> np.ndarray:
-        """P(Yes) for every sample, in the input order."""
-        return self.score_ids(self.encode(samples), desc=desc)
+        """P(Yes) for every sample, in the input order. A model with collm soft tokens reads each
+        sample's collaborative signals here (llm/soft_tokens.py)."""
+        prompts = self.encode(samples)
+        soft = soft_tokens_of(self.model)
+        if soft is not None:
+            prompts = soft.bind(samples, prompts, desc)
+        return self.score_ids(prompts, desc=desc)
 
     @torch.inference_mode()
     def score_ids(self, prompts: list[list[int]], desc: str = "scoring") -> np.ndarray:

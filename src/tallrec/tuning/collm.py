@@ -1,0 +1,184 @@
+"""collm, stage 2: train CoLLM's projector on a rec-tuned run's K samples with its LoRA frozen.
+
+Stage 1 is any text-only rec-tuned run (`tallrec train`): its adapter is loaded and merged, so it
+cannot change. Stage 2 adds the two soft tokens of the `collm` prompt style (llm/soft_tokens.py)
+and trains only the projector that maps each sample's leak-free collaborative signals
+(collab/signals.py: MF-with-biases vectors of the latest snapshot before the target's time, and the
+user's and item's like rates and counts) into them. The loss is the cross-entropy of the answer
+pair (Yes, No) at the answer position; early stopping on validation AUC, on the same validation
+subset the run early-stopped on. The new run folder holds the stage-1 adapter, the projector and
+`collm.json` (the log, its checksum, the signal settings), so every command that loads the adapter
+scores with the soft tokens with no extra flag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core.config import setting
+from ..core.errors import TallrecError
+from ..core.io import atomic_dir, check_writable, write_json_atomic
+from ..core.metrics import auc
+from ..data.samples import Sample, load_samples
+
+STYLE = "collm"
+
+
+@dataclass
+class CollmConfig:
+    """Stage 2 of collm: the projector's training (the signals' settings are collab's defaults, hist-cf's)."""
+
+    epochs: int = setting(8, "most passes over the K samples", min=1)
+    lr: float = setting(1e-3, "Adam learning rate of the projector", gt=0.0)
+    batch_size: int = setting(16, "samples per optimizer step", min=1)
+    patience: int = setting(3, "epochs without a better validation AUC before stopping", min=1)
+    width: int = setting(128, "hidden width of each projector MLP", min=1)
+    seed: int = setting(0, "seed of the projector's init and the batch order", min=0)
+    log: str | None = setting(None, "the interaction log the samples came from (default DATA_DIR/ml-100k)")
+
+
+def _text_run(run: Path) -> tuple[Path, dict, list[Sample]]:
+    """(adapter folder, its tallrec-base.json, the K training samples) of a rec-tuned run folder."""
+    from ..llm.adapters import adapter_meta, find_adapter
+
+    adapter = find_adapter(run)
+    meta = adapter_meta(adapter)
+    samples_file = adapter.parent / "train_samples.json"
+    if not samples_file.is_file():
+        raise TallrecError(f"{run}: no train_samples.json beside the adapter; collm trains on a run of "
+                           "`tallrec train`")
+    if (adapter / "collm.json").is_file():
+        raise TallrecError(f"{run}: already a collm run; give the text-only rec-tuned run")
+    return adapter, meta, load_samples(samples_file)
+
+
+def _batch(prompts: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for j, p in enumerate(prompts):
+        ids[j, width - len(p):] = torch.tensor(p)
+        mask[j, width - len(p):] = 1
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def _pair_loss(lm, soft, template, answer, samples: Sequence[Sample], cutoff: int) -> torch.Tensor:
+    from ..llm.encoding import encode_prompt
+
+    prompts = soft.rewrite([encode_prompt(lm.tokenizer, s, cutoff, template) for s in samples])
+    u, i = soft.inputs(samples, "training samples")
+    soft.embedding.table = soft.projector(u, i)
+    ids, mask, pos = _batch(prompts, lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id)
+    out = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), position_ids=pos.to(lm.device),
+                   logits_to_keep=1)
+    pair = out.logits[:, -1, [answer.yes, answer.no]].float()
+    target = torch.tensor([0 if s.label else 1 for s in samples], device=pair.device)
+    return torch.nn.functional.cross_entropy(pair, target)
+
+
+def train_collm(run: str | os.PathLike, valid: Sequence[Sample], out: str | os.PathLike,
+                cfg: CollmConfig | None = None, data_dir=None, log=print) -> dict:
+    """Stage 2 on the rec-tuned run `run`; writes the collm run folder `out` and returns its record."""
+    from ..collab.signals import open_signals
+    from ..data.fewshot import validation_subset
+    from ..llm.adapters import with_adapter
+    from ..llm.models import load_model
+    from ..llm.scoring import ScoreOptions, Scorer
+    from ..llm.soft_tokens import Projector, SoftTokens
+    from ..prompts.templates import load_template
+
+    cfg = cfg or CollmConfig()
+    t0 = time.time()
+    adapter, meta, train = _text_run(Path(run))
+    check_writable(out)
+    text_cfg = meta.get("config") or {}
+    vsub = validation_subset(valid, text_cfg.get("valid_size"))
+    signals = open_signals(cfg.log, data_dir)
+    signals.place(train, "training samples")  # every sample placed before the model loads
+    signals.place(vsub, "validation samples")
+    torch.manual_seed(cfg.seed)
+    lm = with_adapter(load_model(meta.get("name") or text_cfg.get("model"), text_cfg.get("precision", "auto")), adapter)
+    for p in lm.model.parameters():
+        p.requires_grad_(False)
+    template = load_template(STYLE, lm.tokenizer)
+    u, i = token_dims(signals, train[:1])
+    soft = SoftTokens(lm.model, lm.tokenizer, Projector(u, i, lm.model.config.hidden_size, cfg.width), signals)
+    cutoff = int(text_cfg.get("cutoff", 512))
+    scorer = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=int(text_cfg.get("eval_batch_size", 16)),
+                                                         cutoff=cutoff, progress=False), template)
+    history, best = _fit(lm, soft, scorer, template, train, vsub, cfg, cutoff, log)
+    soft.projector.load_state_dict(best["state"])
+    record = {"stage": "projector (LoRA frozen)", "text_run": str(run), "best_valid_auc": best["auc"],
+              "best_epoch": best["epoch"], "history": history, "config": asdict(cfg),
+              "seconds": round(time.time() - t0, 1), "train samples": len(train), "validation samples": len(vsub)}
+    _write_run(Path(out), adapter, meta, soft, signals, record)
+    log(f"[collm] best validation AUC {best['auc']:.4f} at epoch {best['epoch']} -> {out}")
+    return record
+
+
+def token_dims(signals, samples) -> tuple[int, int]:
+    from ..collab.signals import token_inputs
+
+    u, i = token_inputs(signals, samples)
+    return u.shape[1], i.shape[1]
+
+
+def _fit(lm, soft, scorer, template, train, vsub, cfg: CollmConfig, cutoff: int, log) -> tuple[list, dict]:
+    from ..prompts.templates import answer_token_ids
+
+    answer = answer_token_ids(lm.tokenizer, template)
+    labels = [bool(s.label) for s in vsub]
+    opt = torch.optim.Adam(soft.projector.parameters(), lr=cfg.lr)
+    rng = random.Random(cfg.seed)
+    first = auc(labels, scorer.score(vsub))
+    best = {"auc": first, "epoch": 0, "state": _state(soft.projector)}
+    history, stale = [{"epoch": 0, "valid_auc": first}], 0
+    log(f"[collm] epoch 0 (untrained projector): validation AUC {first:.4f}")
+    for epoch in range(1, cfg.epochs + 1):
+        order = list(train)
+        rng.shuffle(order)
+        losses = []
+        soft.projector.train()
+        for start in range(0, len(order), cfg.batch_size):
+            loss = _pair_loss(lm, soft, template, answer, order[start:start + cfg.batch_size], cutoff)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        soft.projector.eval()
+        v = auc(labels, scorer.score(vsub))
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "valid_auc": v})
+        log(f"[collm] epoch {epoch}: loss {np.mean(losses):.4f}, validation AUC {v:.4f}")
+        if v > best["auc"]:
+            best, stale = {"auc": v, "epoch": epoch, "state": _state(soft.projector)}, 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    return history, best
+
+
+def _state(module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _write_run(out: Path, adapter: Path, meta: dict, soft, signals, record: dict) -> None:
+    from ..llm.soft_tokens import save_projector
+
+    with atomic_dir(out) as tmp:
+        shutil.copytree(adapter, tmp / "adapter")
+        (tmp / "adapter" / "tallrec-base.json").write_text(json.dumps({**meta, "prompt": STYLE}, indent=2))
+        save_projector(tmp / "adapter", soft.projector, {
+            "log": str(Path(signals.log.source).resolve()), "log_sha256": signals.log.checksum(),
+            "mf": asdict(signals.snapshots.settings), "smoothing": signals.smoothing})
+        write_json_atomic(tmp / "train.json", record)
