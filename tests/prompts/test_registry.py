@@ -39,7 +39,7 @@ def test_unknown_style_is_one_line_naming_the_known_ones():
     with pytest.raises(TallrecError) as e:
         load_style("fancy")
     msg = str(e.value)
-    assert "\n" not in msg and "'fancy'" in msg and "alpaca, chat, stats" in msg
+    assert "\n" not in msg and "'fancy'" in msg and "alpaca, chat, collm, stats" in msg
     with pytest.raises(TallrecError, match="unknown prompt style '../alpaca'"):
         load_template("../alpaca")
 

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from helpers import synthetic_log, write_log_as_movielens
+
 from tallrec.data.builders.movielens import build_movielens
 from tallrec.data.samples import save_samples
 
@@ -90,6 +90,7 @@ def test_the_fast_scorer_agrees_with_a_plain_forward_on_inputs_embeds(collm_run,
 
 def test_a_sample_the_log_cannot_place_is_one_line(collm_run, tiny_model_dir, run_cli):
     from helpers import one_line_error
+
     from tallrec.data.samples import Sample
 
     stranger = collm_run / "stranger.json"
