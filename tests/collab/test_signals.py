@@ -63,7 +63,8 @@ def test_samples_without_ids_are_placed_by_their_text(cache):
     bare = [Sample(w.history, w.target, w.label) for w in windows]  # what a JSON file gives
     sig = CFSignals(log, MFSettings(dim=4, epochs=10), cache=cache)
     p = sig.place(bare)
-    assert p.rows.tolist() == [w.meta["row"] for w in windows]
+    assert p.times.tolist() == [w.meta["timestamp"] for w in windows]
+    assert p.items.tolist() == [w.meta["item"] for w in windows]
     assert p.users.tolist() == [w.meta["user"] for w in windows]
     np.testing.assert_allclose(sig.features(bare)["item_like_rate"], sig.features(windows)["item_like_rate"])
 
@@ -97,3 +98,23 @@ def test_log_windows_reproduce_the_movielens_builder(shared_data):
 
     raw = shared_data / "ml-100k"
     assert list(log_windows(read_log(raw))) == raw_windows(raw)
+
+
+def test_live_candidates_are_placed_at_the_users_time_or_after_the_log(cache):
+    """Ranking and serving: a candidate nobody rated sits at its user's time (meta) or, for a user
+    the log lacks, after the whole log with its history as the user's list; unknown titles are None."""
+    log = synthetic_log()
+    sig = CFSignals(log, MFSettings(dim=4, epochs=10), cache=cache)
+    w = list(log_windows(log))[40]
+    known = Sample(w.history, "Item 3 (1990)", None, meta={"user": w.meta["user"], "timestamp": w.meta["timestamp"]})
+    stranger = Sample(w.history, "Not In The Log (1901)", None)
+    p = sig.place([known, stranger], live=True)
+    order = log.user_orders()[w.meta["user"]]
+    before = int((log.events["timestamp"].to_numpy()[order] < w.meta["timestamp"]).sum())
+    assert p.users.tolist() == [w.meta["user"], None] and p.items.tolist() == [3, None]
+    assert p.positions.tolist() == [before, len(w.history)] and p.own_likes[1] == len(w.liked)
+    assert p.times[1] == log.events["timestamp"].max() + 1
+    f = sig.features([known, stranger], live=True)
+    assert f["item_log_count"][1] == 0 and np.isfinite(f["mf_logit"]).all()
+    with pytest.raises(DataError, match="is in no window"):
+        sig.place([stranger])

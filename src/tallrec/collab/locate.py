@@ -25,13 +25,14 @@ HISTORY = 10
 
 @dataclass(frozen=True)
 class Placed:
-    """Sample i of a list placed in the log: its user, target item, time and the row position of the
-    target in the events table (which gives its place in the user's own list)."""
+    """Samples placed in the log: user and target item ids (None where the log lacks them), the
+    target's time, and the user's own list before it (its length and its likes)."""
 
     users: np.ndarray
     items: np.ndarray
     times: np.ndarray
-    rows: np.ndarray  # row of the target rating in log.events
+    positions: np.ndarray   # ratings of the user before the target (its place in the user's list)
+    own_likes: np.ndarray   # likes among them
 
 
 def _window_index(log: Interactions, history: int) -> dict[tuple, list[int]]:
@@ -42,25 +43,53 @@ def _window_index(log: Interactions, history: int) -> dict[tuple, list[int]]:
     return index
 
 
-def place(samples: Sequence[Sample], log: Interactions, where: str = "samples") -> Placed:
-    """(user, item, time, event row) of every sample; one DataError naming the first that cannot be
-    placed (no window of the log has its text, or more than one has)."""
-    rows = []
-    index = None
+def _row(s: Sample, log: Interactions, index: dict | None) -> int | None:
+    """The event row of a sample's target: its own `meta["row"]` when it belongs to this log, else
+    the one window of the log with its text (None: not exactly one)."""
     ev = log.events
+    row = s.meta.get("row")
+    if row is not None and 0 <= row < len(ev) and ev["user"].iat[row] == s.meta.get("user"):
+        return int(row)
+    found = index.get(sample_key(s), []) if index is not None else []
+    return found[0] if len(found) == 1 else None
+
+
+def place(samples: Sequence[Sample], log: Interactions, where: str = "samples", live: bool = False,
+          index=None) -> Placed:
+    """Every sample placed in the log; one DataError naming the first that cannot be (no window of
+    the log has its text, or more than one has).
+
+    With `live` (ranking and serving: candidates nobody rated yet), a sample that is no window is
+    placed where its `meta` says (user, timestamp) or, without it, after the whole log as an unknown
+    user whose earlier ratings are its history; its item is found by title (unknown: None).
+    """
+    ev = log.events
+    windows = None if all(s.meta.get("row") is not None for s in samples) else _window_index(log, HISTORY)
+    out = []
     for i, s in enumerate(samples):
-        row = s.meta.get("row")
-        if row is not None and not (0 <= row < len(ev) and ev["user"].iat[row] == s.meta.get("user")):
-            row = None  # built from another log: place it by its text
-        if row is None:
-            if index is None:
-                index = _window_index(log, HISTORY)
-            found = index.get(sample_key(s), [])
-            if len(found) != 1:
-                why = "is in no window of" if not found else f"matches {len(found)} windows of"
-                raise DataError(f"{where}: sample {i} (target {s.target!r}) {why} the log {log.source or ''}; "
-                                "collaborative signals need each sample's user, item and time")
-            row = found[0]
-        rows.append(int(row))
-    r = np.asarray(rows, dtype=np.int64)
-    return Placed(ev["user"].to_numpy()[r], ev["item"].to_numpy()[r], ev["timestamp"].to_numpy()[r], r)
+        row = _row(s, log, windows)
+        if row is not None:
+            out.append((ev["user"].iat[row], ev["item"].iat[row], int(ev["timestamp"].iat[row]),
+                        int(index.position[row]), int(index.own_likes[row])))
+        elif live:
+            out.append(_live(s, log, index))
+        else:
+            found = len(windows.get(sample_key(s), [])) if windows is not None else 0
+            why = "is in no window of" if not found else f"matches {found} windows of"
+            raise DataError(f"{where}: sample {i} (target {s.target!r}) {why} the log {log.source or ''}; "
+                            "collaborative signals need each sample's user, item and time")
+    cols = list(zip(*out)) if out else [[]] * 5
+    return Placed(*(np.asarray(c, dtype=object if j < 2 else np.int64) for j, c in enumerate(cols)))
+
+
+def _live(s: Sample, log: Interactions, index) -> tuple:
+    """(user, item, time, position, own likes) of a candidate no one rated (see `place`)."""
+    ids = index.title_ids.get(s.target)
+    item = ids[0] if ids is not None and len(ids) == 1 else None
+    user, t = s.meta.get("user"), s.meta.get("timestamp")
+    if t is None:
+        t = int(log.events["timestamp"].max()) + 1
+    before = index.user_before(user, int(t)) if user is not None else None
+    if before is None:  # a user the log does not know: their history is all there is
+        return None, item, int(t), len(s.history), len(s.liked)
+    return user, item, int(t), *before

@@ -29,7 +29,7 @@ class MFModel:
     mu: float
 
     def _lookup(self, ids: np.ndarray, known: np.ndarray, table: np.ndarray) -> np.ndarray:
-        codes = pd.Index(ids).get_indexer(known)
+        codes = pd.Index(ids).get_indexer(pd.Index(known, dtype=object)) if len(ids) else np.full(len(known), -1)
         out = np.zeros((len(known),) + table.shape[1:], dtype=np.float32)
         hit = codes >= 0
         out[hit] = table[codes[hit]]

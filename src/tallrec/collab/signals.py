@@ -37,14 +37,14 @@ class CFSignals:
         self.index = LogIndex(log)
         self.snapshots = Snapshots(log, mf, cache)
 
-    def place(self, samples: Sequence[Sample], where: str = "samples") -> Placed:
-        return place(samples, self.log, where)
+    def place(self, samples: Sequence[Sample], where: str = "samples", live: bool = False) -> Placed:
+        return place(samples, self.log, where, live, self.index)
 
-    def features(self, samples: Sequence[Sample], where: str = "samples") -> dict[str, np.ndarray]:
-        """Feature name -> one value per sample (FEATURES, in that order)."""
-        p = self.place(samples, where)
+    def features(self, samples: Sequence[Sample], where: str = "samples", live: bool = False) -> dict[str, np.ndarray]:
+        """Feature name -> one value per sample (every signal, FEATURES among them)."""
+        p = self.place(samples, where, live)
         out = {"like_share": np.array([like_share(s) for s in samples], dtype=float)}
-        out |= count_features(self.index, p.rows, p.items, p.times, self.smoothing)  # all of them, FEATURES or not
+        out |= count_features(self.index, p, self.smoothing)
         out["mf_logit"] = self.mf_logits(p)
         return out
 
@@ -56,9 +56,11 @@ class CFSignals:
             out[sel] = m.logit(p.users[sel], p.items[sel])
         return out
 
-    def embeddings(self, samples: Sequence[Sample], where: str = "samples") -> tuple[np.ndarray, np.ndarray]:
-        """(user rows, item rows): each the sample's snapshot vector with its bias appended (dim + 1)."""
-        p = self.place(samples, where)
+    def embeddings(self, samples: Sequence[Sample], where: str = "samples",
+                   live: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(user rows, item rows): each the sample's snapshot vector with its bias appended (dim + 1);
+        zeros for a user or item the snapshot does not know."""
+        p = self.place(samples, where, live)
         idx, models = self.snapshots.for_times(p.times)
         dim = self.snapshots.settings.dim
         users = np.zeros((len(idx), dim + 1), dtype=np.float32)
@@ -76,12 +78,13 @@ def matrix(features: dict[str, np.ndarray], names: Sequence[str] = FEATURES) -> 
     return np.column_stack([features[n] for n in names])
 
 
-def token_inputs(signals: CFSignals, samples: Sequence[Sample], where: str = "samples") -> tuple[np.ndarray, np.ndarray]:
+def token_inputs(signals: CFSignals, samples: Sequence[Sample], where: str = "samples",
+                 live: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """What collm's projector reads for each sample: the user's MF vector and bias with the user's
     like rate, log count and the history's like share; the item's MF vector and bias with its like
     rate and log count (every one leak-free)."""
-    users, items = signals.embeddings(samples, where)
-    f = signals.features(samples, where)
+    users, items = signals.embeddings(samples, where, live)
+    f = signals.features(samples, where, live)
     u = np.column_stack([users, f["user_like_rate"], f["user_log_count"], f["like_share"]])
     i = np.column_stack([items, f["item_like_rate"], f["item_log_count"]])
     return u.astype(np.float32), i.astype(np.float32)

@@ -39,9 +39,21 @@ class LogIndex:
         # each event's place in its user's list and the likes before it there
         self.position = np.empty(len(ts), dtype=np.int64)
         self.own_likes = np.empty(len(ts), dtype=np.int64)
+        self._orders = log.user_orders()
+        self._ts, self._liked = ts, liked
         for _, rows in log.sequences():
             self.position[rows] = np.arange(len(rows))
             self.own_likes[rows] = np.concatenate([[0], np.cumsum(liked[rows])[:-1]])
+        titles = log.items.groupby("title", sort=False)["item"].agg(list)
+        self.title_ids: dict[str, list] = titles.to_dict()
+
+    def user_before(self, user, t: int) -> tuple[int, int] | None:
+        """(ratings, likes) of `user` strictly before time t; None for a user the log lacks."""
+        rows = self._orders.get(user)
+        if rows is None:
+            return None
+        k = int(np.searchsorted(self._ts[rows], t - self.offset, side="left"))
+        return k, int(self._liked[rows[:k]].sum())
 
     def global_before(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ratings, likes) of the whole log strictly before each time."""
@@ -50,7 +62,7 @@ class LogIndex:
 
     def item_before(self, items: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ratings, likes) of each item strictly before each time (0, 0 for an item the log lacks)."""
-        codes = pd.Index(self.item_ids).get_indexer(items)
+        codes = pd.Index(self.item_ids).get_indexer(pd.Index(items, dtype=object))  # None: not in the log
         known = codes >= 0
         c = np.where(known, codes, 0)
         hi = np.searchsorted(self.item_keys, c.astype(np.int64) * self.span + (t - self.offset), side="left")
@@ -64,13 +76,13 @@ def smoothed(likes: np.ndarray, n: np.ndarray, prior: np.ndarray, m: float = SMO
     return (likes + m * prior) / (n + m)
 
 
-def count_features(index: LogIndex, rows: np.ndarray, items: np.ndarray, times: np.ndarray,
-                   smoothing: float = SMOOTHING) -> dict[str, np.ndarray]:
-    """The counting signals of targets at event `rows` (items `items`, times `times`)."""
+def count_features(index: LogIndex, placed, smoothing: float = SMOOTHING) -> dict[str, np.ndarray]:
+    """The counting signals of placed samples (collab.locate.Placed)."""
+    times = placed.times
     gn, gl = index.global_before(times)
     prior = np.where(gn > 0, gl / np.maximum(gn, 1), 0.5)
-    k, own = index.position[rows], index.own_likes[rows]
-    n, likes = index.item_before(items, times)
+    k, own = placed.positions, placed.own_likes
+    n, likes = index.item_before(placed.items, times)
     return {
         "user_like_rate": smoothed(own, k, prior, smoothing),
         "user_log_count": np.log1p(k),

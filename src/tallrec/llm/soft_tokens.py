@@ -97,10 +97,10 @@ class SoftTokens:
         self.projector, self.signals, self.folder = projector.to(device), signals, folder
         model.tallrec_soft_tokens = self
 
-    def inputs(self, samples, where: str = "samples") -> tuple[torch.Tensor, torch.Tensor]:
+    def inputs(self, samples, where: str = "samples", live: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         from ..collab.signals import token_inputs
 
-        u, i = token_inputs(self.signals, samples, where)
+        u, i = token_inputs(self.signals, samples, where, live)
         dev = next(self.projector.parameters()).device
         return torch.from_numpy(u).to(dev), torch.from_numpy(i).to(dev)
 
@@ -116,9 +116,10 @@ class SoftTokens:
             out.append([off + 2 * j if t == user else off + 2 * j + 1 if t == item else t for t in p])
         return out
 
-    def bind(self, samples, prompts: list[list[int]], where: str = "samples") -> list[list[int]]:
-        """Set the table for `samples` (no gradient) and return their rewritten prompts."""
-        u, i = self.inputs(samples, where)
+    def bind(self, samples, prompts: list[list[int]], where: str = "samples", live: bool = False) -> list[list[int]]:
+        """Set the table for `samples` (no gradient) and return their rewritten prompts. `live`:
+        candidates nobody rated yet (ranking, serving), placed by `collab.locate.place(live=True)`."""
+        u, i = self.inputs(samples, where, live)
         with torch.no_grad():
             self.embedding.table = self.projector(u, i)
         return self.rewrite(prompts)

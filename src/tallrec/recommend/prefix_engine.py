@@ -35,6 +35,7 @@ from ..core.defaults import DEFAULT_CUTOFF
 from ..core.errors import DataError
 from ..data.samples import Sample
 from ..llm.scoring import ScoreOptions, Scorer
+from ..llm.soft_tokens import soft_tokens_of
 from ..prompts.templates import ChatTemplate, Template, load_template, sample_prompt
 
 # Candidates per forward pass. Split attention (llm/packed_attention.py) makes long packs cheap, so
@@ -109,8 +110,13 @@ class PrefixEngine:
     def score(self, user: Sample, titles: Sequence[str]) -> np.ndarray:
         """P(Yes) of each candidate title for one user (history from `user`; its target is ignored)."""
         out = np.empty(len(titles), dtype=np.float64)
+        soft = soft_tokens_of(self.scorer.model)
         for g in self.encode(user, titles):
-            out[g.positions] = self.scorer.score_ids(g.prompts)
+            prompts = g.prompts
+            if soft is not None:  # a collm adapter: each candidate's signals, as of the user's time
+                candidates = [replace(user.drop_oldest(g.dropped), target=titles[i], label=None) for i in g.positions]
+                prompts = soft.bind(candidates, prompts, "candidates", live=True)
+            out[g.positions] = self.scorer.score_ids(prompts)
         return out
 
     def score_many(self, users: Iterable[tuple[Sample, Sequence[str]]], progress: bool = False,
