@@ -42,6 +42,7 @@ from .schemas import (
     ScoreRequest,
     ScoreResponse,
     check_limits,
+    is_json_type,
     parse_body,
 )
 
@@ -189,6 +190,10 @@ def install_middleware(app: FastAPI, state: ServeState) -> None:
         return error_response(e.status_code, str(e.detail), request.state.request_id)
 
 
+def one_line_text(text: str, most: int = 80) -> str:
+    return " ".join(text.split())[:most]
+
+
 def latency_ms(request: Request) -> float:
     return round((time.monotonic() - request.state.t0) * 1e3, 3)
 
@@ -214,6 +219,9 @@ def create_app(loader: Callable[[], Engine], settings: ServeSettings | None = No
 async def parsed(request: Request, model, state: ServeState):
     """The request body as `model`, checked against the operator's limits."""
     limits = state.settings.limits
+    ctype = request.headers.get("content-type")
+    if ctype is not None and not is_json_type(ctype):
+        raise RequestError(415, f"content type {one_line_text(ctype)!r}: send the body as application/json")
     req = parse_body(await read_body(request, limits.max_body_bytes), model)
     check_limits(req.as_rank() if isinstance(req, RerankRequest) else req, limits)
     return req
