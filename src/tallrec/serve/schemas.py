@@ -129,6 +129,18 @@ class RecommendRequest(UserBody):
     adapter: StrictStr | None = None
 
 
+class CatalogueItem(BaseModel):
+    id: int
+    title: str
+
+
+class ItemsResponse(BaseModel):
+    """`GET /v1/items?q=TEXT&limit=N`: catalogue titles holding TEXT, the most popular first."""
+
+    items: list[CatalogueItem]
+    query: str
+
+
 class RecommendResponse(BaseModel):
     items: list[RecommendedItem]
     stage: str
