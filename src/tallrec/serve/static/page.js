@@ -76,8 +76,8 @@ function renderResults(items) {
     const li = el("li");
     li.dataset.id = item.id;
     li.dataset.title = item.title;
-    const like = el("button", "👍 like", "like");
-    const dislike = el("button", "👎 dislike", "dislike");
+    const like = el("button", "like", "like");
+    const dislike = el("button", "dislike", "dislike");
     like.onclick = () => mark(item, true);
     dislike.onclick = () => mark(item, false);
     li.append(el("span", item.title, "title"), like, dislike);
