@@ -23,7 +23,8 @@ def query_limit(raw: str | None, default: int = 20) -> int:
     """`limit` of a search: an integer in 1..MAX_ITEMS (one-line 422 otherwise)."""
     if raw is None:
         return default
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_ITEMS:
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ITEMS:  # "²".isdigit() too
         raise RequestError(422, f"limit: an integer from 1 to {MAX_ITEMS}, got {raw[:20]!r}")
     return int(raw)
 

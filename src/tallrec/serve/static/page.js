@@ -94,7 +94,7 @@ async function search() {
   const q = $("#q").value;
   try {
     const data = await api("GET", "v1/items?limit=20&q=" + encodeURIComponent(q));
-    if (seq === searchSeq) { renderResults(data.items); $("#results").dataset.query = data.query; }
+    if (seq === searchSeq) { renderResults(data.items); $("#results").dataset.query = data.query; showError(""); }
   } catch (e) {
     showError(e.message);
   }
