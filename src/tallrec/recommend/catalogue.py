@@ -10,7 +10,7 @@ A recommender folder (`build_recommender_folder`, written atomically) holds
 
 `load_recommender_folder(path)` gives a `CataloguePipeline`:
 
-    pipe.retrieve(history_ids, n=20)   -> Retrieval(ids, scores, titles, stage, note); rated items
+    pipe.retrieve(history_ids, n=20)   -> Retrieval(ids, scores, titles, stage, note, history); rated items
                                           excluded, each title once
     pipe.combine(retriever_scores, p_yes) -> final scores (the blend)
     pipe.search("star", limit=20)      -> [{"id", "title"}] titles holding the text, most popular first
