@@ -158,7 +158,7 @@ def check_command(words: list[str]) -> None:
         return
     if prog == "curl":
         url = next(a for a in rest if "localhost" in a)
-        path = "/" + url.split("/", 1)[1] if "/" in url else "/"
+        path = ("/" + url.split("/", 1)[1] if "/" in url else "/").split("?")[0]
         assert path in http_routes(), f"tallrec serve has no route {path}"
         return
     if prog == "pip" and rest[:1] == ["install"]:

@@ -57,6 +57,22 @@ def test_build_load_retrieve(tmp_path, raw):
             pipe.retrieve(bad)
 
 
+def test_search_and_because(tmp_path, raw):
+    pipe = load_recommender_folder(build_recommender_folder(tmp_path / "rec", raw, "itemknn", settings={"last": 3}))
+    hits = pipe.search("  FILM 3 ")
+    assert {h["title"] for h in hits} == {"Film 3 (1953)"} | {f"Film {i} (19{50 + i})" for i in range(30, 40)}
+    counts = [pipe.popularity.counts[h["id"]] for h in hits]
+    assert counts == sorted(counts, reverse=True) and 40 not in [h["id"] for h in hits]  # a twin title once
+    assert len(pipe.search("", limit=7)) == 7 and pipe.search("no such title") == []
+    rec = pipe.recommend([5, 1, 2, 3], k=5)
+    for x in rec.items:  # the last 3 history items that co-occur with the item, most similar first
+        want = sorted((h for h in (1, 2, 3) if pipe.retriever.sim[h, x["id"]] > 0),
+                      key=lambda h: -pipe.retriever.sim[h, x["id"]])
+        assert x["because"] == [pipe.titles[h] for h in want]
+    assert any(x["because"] for x in rec.items)
+    assert all(x["because"] == [] for x in pipe.recommend([], k=3).items)
+
+
 def test_llm_rerank_through_the_blend(tmp_path, raw):
     out = build_recommender_folder(tmp_path / "rec", raw, "popularity", blend=Blend("weight", "score", 0.0, 1.0, 10),
                                    n=10)

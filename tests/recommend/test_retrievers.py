@@ -48,6 +48,18 @@ def test_popularity_and_knn_scores():
         make_retriever("bm25")
 
 
+def test_knn_because_names_the_history_items_that_added_to_a_score():
+    seqs = [(1, 2, 3), (1, 2), (2, 4), (3, 5)]
+    knn = ItemKNN(last=2).fit(seqs, 6)
+    history = [4, 1, 3]                 # only the last two (1, 3) count
+    why = knn.because(history, [2, 5, 4])
+    s1, s3 = knn.sim[1, 2], knn.sim[3, 2]
+    assert why[0] == ([1, 3] if s1 >= s3 else [3, 1]) and why[1] == [3] and why[2] == []
+    for item, w in zip([2, 5, 4], why):  # the named items' similarities sum to the score (less the tie)
+        assert knn.scores(history)[item] == pytest.approx(sum(knn.sim[h, item] for h in w), abs=1e-5)
+    assert knn.because([], [2]) == [[]] and Popularity().fit(seqs, 6).because(history, [2, 5]) == [[], []]
+
+
 @pytest.mark.parametrize("name", ["popularity", "itemknn", "sasrec"])
 def test_save_load_round_trip(tmp_path, name):
     split = block_split()

@@ -10,10 +10,13 @@ A recommender folder (`build_recommender_folder`, written atomically) holds
 
 `load_recommender_folder(path)` gives a `CataloguePipeline`:
 
-    pipe.retrieve(history_ids, n=20)   -> Retrieval(ids, scores, titles, stage, note); rated items
+    pipe.retrieve(history_ids, n=20)   -> Retrieval(ids, scores, titles, stage, note, history); rated items
                                           excluded, each title once
     pipe.combine(retriever_scores, p_yes) -> final scores (the blend)
-    pipe.recommend(history, liked, score=fn, k=10) -> Recommendation (items best first, stage, note)
+    pipe.search("star", limit=20)      -> [{"id", "title"}] titles holding the text, most popular first
+    pipe.recommend(history, liked, score=fn, k=10) -> Recommendation (items best first, stage, note;
+                                          each item's `because`: the history titles that led the
+                                          retriever to it, item-kNN only)
 
 `score(liked_titles, disliked_titles, candidate_titles) -> [P(Yes)]` is the LLM step (e.g.
 `lambda l, d, c: recommender.score(l, d, c)`); it is called only when the blend uses the LLM. The
@@ -91,6 +94,7 @@ class Retrieval:
     titles: list[str]
     stage: str        # "retriever" or "popularity-fallback"
     note: str = ""
+    history: list[int] = field(default_factory=list)   # the history's item ids, oldest first
 
     def __iter__(self):
         return iter((self.ids, self.scores))
@@ -98,7 +102,7 @@ class Retrieval:
 
 @dataclass
 class Recommendation:
-    items: list[dict]           # {"id", "title", "score", "retriever_score", "p_yes"} best first
+    items: list[dict]           # {"id", "title", "score", "retriever_score", "p_yes", "because"} best first
     stage: str                  # "retriever", "retriever+llm" or "popularity-fallback"
     note: str = ""
     candidates: int = 0
@@ -125,6 +129,15 @@ class CataloguePipeline:
         # Recommend each title once (u.item holds a few titles under two ids): the lower id.
         self.rankable = np.zeros(self.rows, dtype=bool)
         self.rankable[list(self.by_title.values())] = True
+        self.folded = [(t.casefold(), i) for t, i in self.by_title.items()]
+
+    def search(self, query: str, limit: int = 20) -> list[dict]:
+        """Up to `limit` items {"id", "title"} whose title holds `query` (case-insensitive; every
+        item for an empty query), the most popular first, then by title."""
+        q = " ".join(query.split()).casefold()
+        hits = [i for t, i in self.folded if q in t]
+        hits.sort(key=lambda i: (-float(self.popularity.counts[i]), self.titles[i]))
+        return [{"id": i, "title": self.titles[i]} for i in hits[:limit]]
 
     def item_id(self, item: Any, where: str = "item") -> int:
         """The catalogue id of an id, a title or an {"id", "title"} record; DataError if unknown."""
@@ -156,7 +169,7 @@ class CataloguePipeline:
 
         top = top_n(scores, ranked, n)
         return Retrieval([int(i) for i in top], [float(scores[i]) for i in top], [self.titles[int(i)] for i in top],
-                         stage, note)
+                         stage, note, ids)
 
     def combine(self, retriever_scores: Sequence[float], p_yes: Sequence[float] | None) -> np.ndarray:
         return self.blend.combine(retriever_scores, p_yes)
@@ -198,8 +211,10 @@ class CataloguePipeline:
             note = "blend keeps the retriever alone"
         final = self.combine(r.scores, p_yes) if p_yes is not None else np.asarray(r.scores)
         order = np.argsort(-final, kind="stable")[:k]
+        why = self.retriever.because(r.history, [r.ids[i] for i in order]) if r.history else [[] for _ in order]
         items = [{"id": r.ids[i], "title": r.titles[i], "score": float(final[i]), "retriever_score": r.scores[i],
-                  "p_yes": None if p_yes is None else p_yes[i]} for i in order]
+                  "p_yes": None if p_yes is None else p_yes[i], "because": [self.titles[h] for h in w]}
+                 for i, w in zip(order, why)]
         return Recommendation(items, stage, note, len(r.ids))
 
 

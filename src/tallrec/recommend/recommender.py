@@ -162,7 +162,7 @@ def recommend_from(pipe, user: User | dict, k: int = 10, n: int | None = None,
     rec = pipe.recommend(history, liked, score=score, k=k, n=n)
     return [RecommendedItem(item={"title": x["title"], "id": x["id"]}, score=x["score"],
                             retriever_score=x["retriever_score"], p_yes=x["p_yes"], stage=rec.stage,
-                            note=rec.note) for x in rec.items]
+                            note=rec.note, because=x["because"]) for x in rec.items]
 
 
 def load(run: str | os.PathLike | None = None, *, model: str | None = None, device: str | None = None,

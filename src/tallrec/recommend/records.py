@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..core.errors import DataError
 from ..data.users import Item, ItemLike
@@ -31,7 +31,9 @@ def ranked(candidates: Sequence[ItemLike], scores: Sequence[float], k: int | Non
 
 class RecommendedItem(BaseModel):
     """One item recommended from the catalogue: its final score, what the retriever and the LLM gave
-    it, and the stage that put it there ("retriever", "retriever+llm" or "popularity-fallback")."""
+    it, the stage that put it there ("retriever", "retriever+llm" or "popularity-fallback") and
+    `because`: the titles of the user's history that led the retriever to it, most first (item-kNN:
+    the history items similar to it; empty for the other retrievers and the popularity fallback)."""
 
     item: Item
     score: float
@@ -39,3 +41,4 @@ class RecommendedItem(BaseModel):
     p_yes: float | None = None
     stage: str
     note: str = ""
+    because: list[str] = Field(default_factory=list)

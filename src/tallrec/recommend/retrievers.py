@@ -62,6 +62,11 @@ class Retriever:
     def settings(self) -> dict:
         return {}
 
+    def because(self, history: Sequence[int], items: Sequence[int]) -> list[list[int]]:
+        """For each of `items`, the history items that led the retriever to it, most first (none
+        by default: only item-kNN's scores are sums over history items)."""
+        return [[] for _ in items]
+
     def scores_many(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
         return np.stack([self.scores(h) for h in histories]) if histories else np.zeros((0, self.rows))
 
@@ -127,6 +132,15 @@ class ItemKNN(Retriever):
         if not recent:
             return tie
         return np.asarray(self.sim[recent].sum(axis=0)).ravel() + tie
+
+    def because(self, history: Sequence[int], items: Sequence[int]) -> list[list[int]]:
+        """For each of `items`, the items of the history's last `last` whose similarity to it added to
+        its score, largest contribution first."""
+        recent = list(dict.fromkeys(list(history)[-self.last:]))
+        if not recent or not len(items):
+            return [[] for _ in items]
+        sim = self.sim[recent][:, list(items)].toarray()   # (recent, items)
+        return [[recent[r] for r in np.argsort(-sim[:, c], kind="stable") if sim[r, c] > 0] for c in range(len(items))]
 
     def _save_state(self, folder: Path) -> None:
         from scipy import sparse

@@ -30,6 +30,7 @@ from ..data.users import title
 from ..recommend.records import ranked
 from .batcher import BatcherClosed, MicroBatcher, QueueFull
 from .metrics import ServeMetrics
+from .page import add_page_routes
 from .schemas import (
     Limits,
     RankRequest,
@@ -42,6 +43,7 @@ from .schemas import (
     ScoreRequest,
     ScoreResponse,
     check_limits,
+    is_json_type,
     parse_body,
 )
 
@@ -111,6 +113,13 @@ class ServeState:
             why = f"loading failed: {self.error}" if self.error else "the model is still loading"
             raise RequestError(503, why, {"Retry-After": str(self.settings.retry_after_s)})
         return self.engine
+
+    def require_catalogue(self):
+        """The engine's catalogue pipeline (`tallrec serve --catalogue`), or 404."""
+        pipe = getattr(self.require_engine(), "catalogue", None)
+        if pipe is None:
+            raise RequestError(404, "this server has no catalogue: start it with `tallrec serve --catalogue FOLDER`")
+        return pipe
 
     async def score(self, req: ScoreRequest) -> tuple[str, list[float]]:
         """(adapter name, P(Yes) per candidate) through the micro-batcher."""
@@ -189,6 +198,10 @@ def install_middleware(app: FastAPI, state: ServeState) -> None:
         return error_response(e.status_code, str(e.detail), request.state.request_id)
 
 
+def one_line_text(text: str, most: int = 80) -> str:
+    return " ".join(text.split())[:most]
+
+
 def latency_ms(request: Request) -> float:
     return round((time.monotonic() - request.state.t0) * 1e3, 3)
 
@@ -214,6 +227,9 @@ def create_app(loader: Callable[[], Engine], settings: ServeSettings | None = No
 async def parsed(request: Request, model, state: ServeState):
     """The request body as `model`, checked against the operator's limits."""
     limits = state.settings.limits
+    ctype = request.headers.get("content-type")
+    if ctype is not None and not is_json_type(ctype):
+        raise RequestError(415, f"content type {one_line_text(ctype)!r}: send the body as application/json")
     req = parse_body(await read_body(request, limits.max_body_bytes), model)
     check_limits(req.as_rank() if isinstance(req, RerankRequest) else req, limits)
     return req
@@ -237,6 +253,7 @@ def add_routes(app: FastAPI, state: ServeState) -> None:
     add_rerank_routes(app, state)
     add_recommend_route(app, state)
     add_probes(app, state)
+    add_page_routes(app, state)
 
 
 def add_rerank_routes(app: FastAPI, state: ServeState) -> None:
@@ -270,10 +287,7 @@ def add_recommend_route(app: FastAPI, state: ServeState) -> None:
         """The top k catalogue items the user has not rated: retrieval, then (when the blend uses
         it) the LLM through the micro-batcher, then the blend (recommend/catalogue.py)."""
         req = await parsed(request, RecommendRequest, state)
-        engine = state.require_engine()
-        pipe = getattr(engine, "catalogue", None)
-        if pipe is None:
-            raise RequestError(404, "this server has no catalogue: start it with `tallrec serve --catalogue FOLDER`")
+        pipe = state.require_catalogue()
         history = [title(t) for t in req.disliked] + [title(t) for t in req.liked]  # as Recommender.recommend
         liked = [False] * len(req.disliked) + [True] * len(req.liked)
         try:
@@ -286,9 +300,9 @@ def add_recommend_route(app: FastAPI, state: ServeState) -> None:
                                                          adapter=req.adapter))
         rec = pipe.finish(retrieval, p_yes, req.k)
         items = [{"item": {"title": x["title"], "id": x["id"]}, "score": x["score"],
-                  "retriever_score": x["retriever_score"], "p_yes": x["p_yes"], "stage": rec.stage, "note": rec.note}
-                 for x in rec.items]
-        return {"items": items, "stage": rec.stage, "note": rec.note, "adapter": name, "model": engine.model,
+                  "retriever_score": x["retriever_score"], "p_yes": x["p_yes"], "stage": rec.stage, "note": rec.note,
+                  "because": x["because"]} for x in rec.items]
+        return {"items": items, "stage": rec.stage, "note": rec.note, "adapter": name, "model": state.engine.model,
                 "latency_ms": latency_ms(request)}
 
 

@@ -16,7 +16,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-ROUTES = ("/v1/score", "/v1/rank", "/v1/rerank", "/v1/models", "/health", "/ready", "/metrics")
+ROUTES = ("/v1/score", "/v1/rank", "/v1/rerank", "/v2/rerank", "/v1/recommend", "/v1/items", "/v1/models", "/health",
+          "/ready", "/metrics", "/")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 

@@ -97,9 +97,9 @@ class RerankRequest(Strict):
         text = v.strip()
         if text.startswith("{"):
             try:
-                return json.loads(text)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"not JSON ({e.msg}); a query is {QUERY_FORMS}") from None
+                return load_json(text, "query")
+            except BodyError as e:
+                raise ValueError(f"{e}; a query is {QUERY_FORMS}") from None
         prefs = parse_preferences(text)
         if prefs is None:
             raise ValueError(f"a query is {QUERY_FORMS}")
@@ -127,6 +127,18 @@ class RecommendRequest(UserBody):
 
     k: int = Field(default=10, ge=1, le=100)
     adapter: StrictStr | None = None
+
+
+class CatalogueItem(BaseModel):
+    id: int
+    title: str
+
+
+class ItemsResponse(BaseModel):
+    """`GET /v1/items?q=TEXT&limit=N`: catalogue titles holding TEXT, the most popular first."""
+
+    items: list[CatalogueItem]
+    query: str
 
 
 class RecommendResponse(BaseModel):
@@ -169,13 +181,73 @@ class RerankResponse(BaseModel):
     meta: dict
 
 
-def parse_body(raw: bytes, model: type[BaseModel]):
-    """The request body as `model`, or a RequestError: 400 for bytes that are not a JSON object,
-    422 for JSON of the wrong shape (the first problem, named by its field)."""
+MAX_DEPTH = 32  # a request body is 4 levels deep; anything near Python's recursion limit is hostile
+
+
+class BodyError(ValueError):
+    """JSON text a request may not carry (one line)."""
+
+
+def _refuse_constant(name: str):
+    raise BodyError(f"malformed JSON body ({name} is not JSON)")
+
+
+def load_json(raw: bytes | str, what: str = "body", max_depth: int = MAX_DEPTH):
+    """Strict JSON as Python values, or one-line BodyError: not UTF-8, malformed (NaN and Infinity
+    included), nested deeper than `max_depth` (never Python's RecursionError, whatever the depth), or
+    holding a lone surrogate escape ("\\ud800", which no response could encode)."""
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RequestError(400, f"malformed JSON body ({e})") from None
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise BodyError(f"JSON {what} nested deeper than {max_depth} levels") from None
+    except UnicodeDecodeError as e:
+        raise BodyError(f"{what} is not UTF-8 ({e.reason} at byte {e.start})") from None
+    except BodyError:
+        raise
+    except ValueError as e:  # JSONDecodeError, and integers of more than 4300 digits
+        raise BodyError(f"malformed JSON {what} ({str(e).splitlines()[0]})") from None
+    check_tree(data, what, max_depth)
+    return data
+
+
+def check_tree(data, what: str = "body", max_depth: int = MAX_DEPTH) -> None:
+    """Walk parsed JSON without recursion: refuse nesting deeper than `max_depth` and lone surrogates."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise BodyError(f"JSON {what} holds a lone surrogate escape (\\u{ord(value[_bad(value)]):04x})") from None
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > max_depth:
+            raise BodyError(f"JSON {what} nested deeper than {max_depth} levels")
+        if isinstance(value, dict):
+            stack.extend((k, depth) for k in value)
+            value = value.values()
+        stack.extend((v, depth + 1) for v in value if isinstance(v, (str, dict, list)))
+
+
+def _bad(text: str) -> int:
+    return next(i for i, c in enumerate(text) if 0xD800 <= ord(c) <= 0xDFFF)
+
+
+def is_json_type(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def parse_body(raw: bytes, model: type[BaseModel]):
+    """The request body as `model`, or a RequestError: 400 for bytes that are not a JSON object
+    (load_json's refusals), 422 for JSON of the wrong shape (the first problem, named by its field)."""
+    try:
+        data = load_json(raw)
+    except BodyError as e:
+        raise RequestError(400, str(e)) from None
     if not isinstance(data, dict):
         raise RequestError(400, f"the body must be a JSON object, not {type(data).__name__}")
     try:
