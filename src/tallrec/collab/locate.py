@@ -35,7 +35,7 @@ class Placed:
     own_likes: np.ndarray   # likes among them
 
 
-def _window_index(log: Interactions, history: int) -> dict[tuple, list[int]]:
+def window_index(log: Interactions, history: int = HISTORY) -> dict[tuple, list[int]]:
     """text key of every full window -> the event rows of its targets."""
     index: dict[tuple, list[int]] = {}
     for w in log_windows(log, history):
@@ -55,7 +55,7 @@ def _row(s: Sample, log: Interactions, index: dict | None) -> int | None:
 
 
 def place(samples: Sequence[Sample], log: Interactions, where: str = "samples", live: bool = False,
-          index=None) -> Placed:
+          index=None, windows: dict | None = None) -> Placed:
     """Every sample placed in the log; one DataError naming the first that cannot be (no window of
     the log has its text, or more than one has).
 
@@ -64,7 +64,8 @@ def place(samples: Sequence[Sample], log: Interactions, where: str = "samples", 
     user whose earlier ratings are its history; its item is found by title (unknown: None).
     """
     ev = log.events
-    windows = None if all(s.meta.get("row") is not None for s in samples) else _window_index(log, HISTORY)
+    if windows is None and any(s.meta.get("row") is None for s in samples):
+        windows = window_index(log)
     out = []
     for i, s in enumerate(samples):
         row = _row(s, log, windows)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ..data.samples import Sample
-from .locate import Placed, place
+from .locate import Placed, place, window_index
 from .snapshots import MFSettings, Snapshots
 from .stats import SMOOTHING, LogIndex, count_features
 
@@ -36,13 +36,21 @@ class CFSignals:
         self.log, self.smoothing = log, smoothing
         self.index = LogIndex(log)
         self.snapshots = Snapshots(log, mf, cache)
+        self._windows = None
 
-    def place(self, samples: Sequence[Sample], where: str = "samples", live: bool = False) -> Placed:
-        return place(samples, self.log, where, live, self.index)
+    def place(self, samples: Sequence[Sample] | Placed, where: str = "samples", live: bool = False) -> Placed:
+        """Each sample's place in the log (already placed samples pass through); the text index of
+        the log's windows is built once, on the first sample that needs it."""
+        if isinstance(samples, Placed):
+            return samples
+        if self._windows is None and any(s.meta.get("row") is None for s in samples):
+            self._windows = window_index(self.log)
+        return place(samples, self.log, where, live, self.index, self._windows)
 
-    def features(self, samples: Sequence[Sample], where: str = "samples", live: bool = False) -> dict[str, np.ndarray]:
+    def features(self, samples: Sequence[Sample], where: str = "samples", live: bool = False,
+                 placed: Placed | None = None) -> dict[str, np.ndarray]:
         """Feature name -> one value per sample (every signal, FEATURES among them)."""
-        p = self.place(samples, where, live)
+        p = placed or self.place(samples, where, live)
         out = {"like_share": np.array([like_share(s) for s in samples], dtype=float)}
         out |= count_features(self.index, p, self.smoothing)
         out["mf_logit"] = self.mf_logits(p)
@@ -56,11 +64,11 @@ class CFSignals:
             out[sel] = m.logit(p.users[sel], p.items[sel])
         return out
 
-    def embeddings(self, samples: Sequence[Sample], where: str = "samples",
-                   live: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def embeddings(self, samples: Sequence[Sample], where: str = "samples", live: bool = False,
+                   placed: Placed | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(user rows, item rows): each the sample's snapshot vector with its bias appended (dim + 1);
         zeros for a user or item the snapshot does not know."""
-        p = self.place(samples, where, live)
+        p = placed or self.place(samples, where, live)
         idx, models = self.snapshots.for_times(p.times)
         dim = self.snapshots.settings.dim
         users = np.zeros((len(idx), dim + 1), dtype=np.float32)
@@ -83,8 +91,9 @@ def token_inputs(signals: CFSignals, samples: Sequence[Sample], where: str = "sa
     """What collm's projector reads for each sample: the user's MF vector and bias with the user's
     like rate, log count and the history's like share; the item's MF vector and bias with its like
     rate and log count (every one leak-free)."""
-    users, items = signals.embeddings(samples, where, live)
-    f = signals.features(samples, where, live)
+    p = signals.place(samples, where, live)
+    users, items = signals.embeddings(samples, placed=p)
+    f = signals.features(samples, placed=p)
     u = np.column_stack([users, f["user_like_rate"], f["user_log_count"], f["like_share"]])
     i = np.column_stack([items, f["item_like_rate"], f["item_log_count"]])
     return u.astype(np.float32), i.astype(np.float32)
