@@ -139,7 +139,7 @@ def _record(name: str, lines, scores, data: str, seconds: float, pop=None, **met
     return ranking_record(metrics_from_ranks(ranks), n=len(lines), data=data, seconds=seconds, **meta), ranks
 
 
-def refuse_collm(rec) -> None:
+def refuse_collm(rec):
     """The benchmark's lists carry no user id or time, so a collm adapter's signals would be taken
     after the whole log, the target's own rating included: refused until the lists carry them."""
     from ..llm.soft_tokens import soft_tokens_of
@@ -148,6 +148,7 @@ def refuse_collm(rec) -> None:
         raise TallrecError("a collm adapter cannot run in the ranking benchmark yet: its lists carry no user "
                            "or time, so the collaborative signals would see the target; score it with "
                            "`tallrec evaluate`")
+    return rec
 
 
 def _checked(methods: Sequence[str], recommender, pairwise: dict | None) -> list[str]:
@@ -188,8 +189,7 @@ def evaluate_ranking(folder: str | os.PathLike, out: str | os.PathLike, methods:
     def llm(which: str, part: Sequence[UserLine]) -> list[list[float]]:
         """The LLM's P(Yes) of every candidate of `part`, scored once (the llm and pipeline rows share them)."""
         if "rec" not in cache:
-            cache["rec"] = recommender()
-            refuse_collm(cache["rec"])
+            cache["rec"] = refuse_collm(recommender())
         if which not in cache:
             cache[which] = cache["rec"].score_many([(u.as_user, u.candidates) for u in part], progress=progress)
         return cache[which]
