@@ -119,7 +119,7 @@ def json_chunks(path: Path, fields: list[str], what: str) -> Iterator[pd.DataFra
     check_file(path, what)
     start = 1
     try:
-        reader = pd.read_json(path, lines=True, chunksize=JSON_CHUNK, dtype=False, convert_dates=False,
+        reader = pd.read_json(path, lines=True, chunksize=JSON_CHUNK, dtype=False,
                               compression="infer", encoding="utf-8")
         with reader:
             for chunk in reader:

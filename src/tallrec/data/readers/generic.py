@@ -2,7 +2,7 @@
 a column mapping: `read_log(path, format="csv", columns={"user": "uid", "item": "movie"})`.
 
 Fields (table name -> file column, defaults to the same name): `user`, `item` (required); `rating`
-(float; NaN when absent); `liked` (bool or 0/1; when absent: rating > 3, or every row when there
+(float; NaN when absent or empty: an implicit row, not liked under a threshold); `liked` (bool or 0/1; when absent: rating > 3, or every row when there
 is no rating: an implicit log); `timestamp` (Unix seconds, or a date/time text read as UTC; 0 when
 absent); `title`, `text` (item text: the first row of each item wins). A mapped column that is
 missing, or a bad value, is one error naming the file and the line (Parquet: the row).
@@ -78,8 +78,20 @@ def _timestamps(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     return np.where(values.notna(), values.fillna(0), seconds.fillna(0)).astype(np.int64)
 
 
+def _ratings(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
+    """Ratings; an empty or null one is NaN (an implicit row), text that is no number an error."""
+    text = _text(df, col)
+    given = (text[col].str.strip() != "").to_numpy()
+    out = np.full(len(df), np.nan)
+    if given.any():
+        out[given] = number_column(text[given], col, path)
+    return out
+
+
 def _liked(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     text = _text(df, col)[col].str.strip().str.lower()
+    number = pd.to_numeric(text, errors="coerce")  # 1, 0, 1.0 (JSON numbers read as floats)
+    text = text.where(number.isna() | ~number.isin([0, 1]), number.map({0: "0", 1: "1"}))
     bad = ~(text.isin(TRUE) | text.isin(FALSE))
     if bad.any():
         i = int(bad.to_numpy().argmax())
@@ -105,7 +117,7 @@ def _build(path: Path, kind: str, columns: dict | None):
     user = _text(df, cols["user"])[cols["user"]].str.strip().to_numpy()
     item = _text(df, cols["item"])[cols["item"]].str.strip().to_numpy()
     has_rating = cols["rating"] in df
-    rating = number_column(_text(df, cols["rating"]), cols["rating"], path) if has_rating else np.full(len(df), np.nan)
+    rating = _ratings(df, cols["rating"], path) if has_rating else np.full(len(df), np.nan)
     if cols["liked"] in df:
         liked = _liked(df, cols["liked"], path)
     else:
