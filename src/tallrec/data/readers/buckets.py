@@ -30,8 +30,10 @@ def bucket_of(users: pd.Series, buckets: int) -> np.ndarray:
     return (pd.util.hash_pandas_object(users, index=False).to_numpy() % np.uint64(buckets)).astype(np.int64)
 
 
-def write_parquet(log: Interactions, folder: str | os.PathLike, buckets: int = 16) -> Path:
-    """Write `log` as FOLDER/events/bucket=K/part.parquet + FOLDER/items.parquet; return FOLDER."""
+def write_parquet(log: Interactions, folder: str | os.PathLike, buckets: int = 16,
+                  extra: dict[str, bytes] | None = None) -> Path:
+    """Write `log` as FOLDER/events/bucket=K/part.parquet + FOLDER/items.parquet (+ `extra` files,
+    such as a summary, in the same all-or-nothing step); return FOLDER."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -53,6 +55,8 @@ def write_parquet(log: Interactions, folder: str | os.PathLike, buckets: int = 1
             pq.write_table(table, part / "part.parquet")
         pq.write_table(pa.Table.from_pandas(log.items[list(ITEM_COLUMNS)], preserve_index=False),
                        tmp / "items.parquet")
+        for name, data in (extra or {}).items():
+            (tmp / name).write_bytes(data)
     return out
 
 
