@@ -18,6 +18,7 @@ def test_convert_with_preset(tmp_path, run_cli):
     assert "2 interactions, 2 users" in stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["format"] == "movielens-dat"
+    assert "2310.19488" in summary["paper"]["cite"] and summary["paper"]["reported"]["train"] == 33_891
     assert summary["read"]["interactions"] == 3 and summary["written"]["interactions"] == 2
     log = read_log(out)
     assert log.events["item"].tolist() == [20, 30] and log.events["liked"].tolist() == [True, False]

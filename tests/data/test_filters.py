@@ -100,3 +100,10 @@ def test_collm_preset_window_and_like(tmp_path):
     kept = apply_recipe(log, get_preset("collm-ml1m")["recipe"])
     assert kept.events[["item", "liked"]].values.tolist() == [[20, True], [10, False]]
     assert counts(kept)["interactions"] == 2 and counts(kept)["users"] == 2
+
+
+def test_ml100k_five_core(shared_data):
+    """The well-known ML-100K 5-core (RecBole's dataset statistics): 943 users, 1,349 items, 99,287."""
+    log = apply_recipe(read_log(shared_data / "ml-100k"), get_preset("sasrec-loo")["recipe"])
+    assert (counts(log)["users"], counts(log)["items"], counts(log)["interactions"]) == (943, 1_349, 99_287)
+    assert log.events["liked"].all()

@@ -276,6 +276,8 @@ def convert(
     log = apply_recipe(log, recipe)
     summary = {"source": str(source), "format": format, "preset": preset, "recipe": recipe,
                "read": before, "written": counts(log), "buckets": buckets}
+    if preset:  # what the paper reports, beside what this run wrote
+        summary["paper"] = {k: get_preset(preset)[k] for k in ("cite", "reported", "note")}
     write_parquet(log, out, buckets=buckets, extra={"summary.json": (json.dumps(summary, indent=2) + "\n").encode()})
     after = summary["written"]
     typer.echo(f"wrote {out}: {after['interactions']} interactions, {after['users']} users, "
