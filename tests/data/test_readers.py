@@ -182,6 +182,8 @@ def test_recbole_implicit_and_bad_header(tmp_path):
     assert log.events["liked"].all() and log.events["rating"].isna().all()
     write(tmp_path / "b" / "x.inter", b"uid:token\titem_id:token\n1\t2\n")
     error(lambda: read_log(tmp_path / "b"), "x.inter", "missing column 'user_id'")
+    write(tmp_path / "c" / "y.inter", b"user_id:token\titem_id:token\ttimestamp:float\n1\t2\t5\n1\t3\tlate\n")
+    error(lambda: read_log(tmp_path / "c"), "y.inter", "line 3", "timestamp 'late'")
 
 
 # --- generic files ------------------------------------------------------------------------------
@@ -233,6 +235,12 @@ def test_parquet(tmp_path):
     assert rows(log) == [("1", "3", 5.0, True, 0), ("2", "4", None, False, 0)]
     cols = {"user": "u", "item": "i", "timestamp": "r"}
     error(lambda: read_log(path, format="parquet", columns=cols), "log.parquet", "row 2", "not a Unix time")
+
+
+def test_lazy_exports():
+    import tallrec.data as data
+
+    assert data.read_log is read_log and "sasrec-loo" in data.PRESETS
 
 
 def test_unknown_and_missing(tmp_path):

@@ -5,7 +5,8 @@ Fields (table name -> file column, defaults to the same name): `user`, `item` (r
 (float; NaN when absent or empty: an implicit row, not liked under a threshold); `liked` (bool or 0/1; when absent: rating > 3, or every row when there
 is no rating: an implicit log); `timestamp` (Unix seconds, or a date/time text read as UTC; 0 when
 absent); `title`, `text` (item text: the first row of each item wins). A mapped column that is
-missing, or a bad value, is one error naming the file and the line (Parquet: the row).
+missing, or a bad value, is one error naming the file and the line (Parquet: the row). Ids are
+kept as strings, whatever their type in the file.
 """
 
 from __future__ import annotations
