@@ -125,6 +125,13 @@ def test_amazon_2023_milliseconds(tmp_path, gz):
     assert log.items.set_index("item").loc["P1", "text"] == "Smells good"
 
 
+def test_amazon_5core_file_finds_category_meta(tmp_path):
+    amazon(tmp_path, 2018, True)
+    (tmp_path / "Books.json.gz").rename(tmp_path / "Books_5.json.gz")
+    log = read_log(tmp_path / "Books_5.json.gz")
+    assert log.titles()["B001"] == "A Book"
+
+
 def test_amazon_without_meta(tmp_path):
     log = read_log(amazon(tmp_path, 2023, False, meta=False))
     assert set(log.titles().values()) == {""}

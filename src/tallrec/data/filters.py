@@ -53,7 +53,7 @@ def apply_like(log: Interactions, rule) -> Interactions:
 
 def to_seconds(value) -> int:
     """Unix seconds from an int or a "YYYY-MM-DD[ HH:MM:SS]" UTC date."""
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, (int, np.integer)) or (isinstance(value, str) and value.strip().isdigit()):
         return int(value)
     try:
         return int(pd.Timestamp(str(value), tz="UTC").timestamp())

@@ -77,7 +77,8 @@ def _review_file(path: Path, release: Release) -> Path | None:
 
 def _meta_file(reviews: Path, release: Release) -> Path | None:
     base = _base(reviews, release)
-    for name in (f"meta_{base}{release.suffix}.gz", f"meta_{base}{release.suffix}"):
+    bases = [base] + ([base[:-2]] if base.endswith("_5") else [])  # Books_5.json.gz: the 5-core subset
+    for name in (f"meta_{b}{release.suffix}{gz}" for b in bases for gz in (".gz", "")):
         if (reviews.parent / name).is_file():
             return reviews.parent / name
     return None
