@@ -21,7 +21,7 @@ import pandas as pd
 
 from ...core.errors import DataError
 from ..builders.windows import LINE
-from .common import Reader, finish, json_chunks, number_column, require_values
+from .common import Reader, finish, json_chunks, json_fast, number_column, require_values
 
 LIKE_ABOVE = 3
 SCALE = (1.0, 5.0)
@@ -85,6 +85,14 @@ def _meta_file(reviews: Path, release: Release) -> Path | None:
 
 
 def _reviews(path: Path, release: Release) -> pd.DataFrame:
+    """user, item, rating, timestamp (seconds): pyarrow's parser first; any doubt (a bad line, a
+    missing field, a rating off the scale) reads the file again in chunks to name the line."""
+    fast = json_fast(path, {release.user: "string", release.item: "string", release.rating: "float64",
+                            release.time: "int64"})
+    if fast is not None and fast[release.rating].between(*SCALE).all():
+        return pd.DataFrame({"user": fast[release.user].to_numpy(object), "item": fast[release.item].to_numpy(object),
+                             "rating": fast[release.rating].to_numpy(float),
+                             "timestamp": fast[release.time].to_numpy(np.int64) // release.time_divisor})
     parts = []
     for chunk in json_chunks(path, release.fields(), f"{release.name} review file"):
         require_values(chunk, [release.user, release.item, release.rating, release.time], path)

@@ -231,3 +231,22 @@ class Reader:
 
     def __init__(self, detect, read, takes_columns: bool = False):
         self.detect, self.read, self.takes_columns = detect, read, takes_columns
+
+
+def json_fast(path: Path, fields: dict[str, str]) -> pd.DataFrame | None:
+    """`fields` (name -> "string" | "float64" | "int64") of a JSON-lines file read by pyarrow's
+    multithreaded parser, other fields ignored; None on anything unexpected (a bad line, a null,
+    a type that does not convert), and the caller reads it again the slow way to name the line."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in fields.items()])
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            table = pj.read_json(stream, parse_options=options)
+    except Exception:  # pyarrow raises several types; the slow path reports the line
+        return None
+    if table.num_rows == 0 or any(table.column(n).null_count for n in fields):
+        return None
+    return table.select(list(fields)).to_pandas()
