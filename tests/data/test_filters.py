@@ -34,6 +34,15 @@ def test_iterative_kcore_cascades():
     assert set(one_pass.items["item"]) == {"a", "b", "c"}
 
 
+def test_iterative_differs_from_one_pass():
+    pairs = [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b"), ("u3", "c"), ("u4", "c"), ("u4", "d"), ("u5", "d")]
+    one = kcore(log_of(pairs), user=2, item=2, iterative=False)
+    assert list(zip(one.events["user"], one.events["item"])) == pairs[:4] + [("u4", "c"), ("u4", "d")]
+    core = kcore(log_of(pairs), user=2, item=2)  # c and d fall to 1 rating, then u4 to none
+    assert list(zip(core.events["user"], core.events["item"])) == pairs[:4]
+    assert core.n_items == 2
+
+
 def test_kcore_keeps_file_order_and_trims_items():
     pairs = [("u2", "x"), ("u1", "a"), ("u2", "a"), ("u1", "z"), ("u2", "z"), ("u1", "a")]
     core = kcore(log_of(pairs), user=1, item=2)

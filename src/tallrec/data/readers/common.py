@@ -188,14 +188,6 @@ def duplicates_dropped(log: Interactions) -> int:
     return int(log.events.attrs.get(DUPLICATES, 0))
 
 
-def source_files(path: Path, what: str) -> Path:
-    """`path` if it exists; one line otherwise."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder ({what})")
-    return path
-
-
-
 def read_numeric(path: Path, *, sep: str, names: list[str], header: bool, integer: dict[str, bool],
                  what: str) -> pd.DataFrame:
     """A large delimited table of numeric columns (`integer`: column -> int64 or float64) read by
