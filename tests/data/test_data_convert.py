@@ -19,7 +19,7 @@ def test_convert_with_preset(tmp_path, run_cli):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["format"] == "movielens-dat"
     assert "2310.19488" in summary["paper"]["cite"] and summary["paper"]["reported"]["train"] == 33_891
-    assert summary["read"]["interactions"] == 3 and summary["written"]["interactions"] == 2
+    assert summary["read"]["interactions"] == 3 and summary["kept"]["interactions"] == 2
     log = read_log(out)
     assert log.events["item"].tolist() == [20, 30] and log.events["liked"].tolist() == [True, False]
 
@@ -37,3 +37,12 @@ def test_convert_csv_columns_and_errors(tmp_path, run_cli, one_line_error):
                            "--preset", "sasrec-loo", "--out", tmp_path / "o3")
     one_line_error(code, err, "k-core", "leaves no interactions")
     assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+
+
+def test_inspect_prints_and_writes_nothing(tmp_path, run_cli):
+    src = ml_dat(tmp_path / "ml-1m")
+    code, stdout, err = run_cli("data", "inspect", src, "--like", "all")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["read"]["liked"] == 2 and summary["kept"]["liked"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-1m"]

@@ -243,15 +243,23 @@ def download_movielens(
     typer.echo(f"MovieLens {release} verified at {dest}")
 
 
+SourceArg = Annotated[Path, typer.Argument(help="A log: a folder as its archive unpacks, or a file.")]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="The log's format (default: detected from the file names).")]
+PresetOpt = Annotated[str | None, typer.Option(
+    "--preset", help="A paper's recipe: tallrec-movie, tallrec-book, collm-ml1m, sasrec-loo.")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", help="csv/parquet/jsonl: FIELD=COLUMN,... such as user=uid,item=movie_id.")]
+LikeOpt = Annotated[str | None, typer.Option("--like", help="Liked = rating > this, or 'all' (overrides the preset's rule).")]
+
+
 @_command(data_app, "convert")
 def convert(
-    source: Annotated[Path, typer.Argument(help="A log: a folder as its archive unpacks, or a file.")],
+    source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Output folder: events/bucket=K/part.parquet, items.parquet, summary.json.")],
-    format: Annotated[str | None, typer.Option("--format", help="The log's format (default: detected from the file names).")] = None,
-    preset: Annotated[str | None, typer.Option("--preset", help="A paper's recipe: tallrec-movie, tallrec-book, collm-ml1m, sasrec-loo.")] = None,
-    columns: Annotated[str | None, typer.Option(
-        "--columns", help="csv/parquet/jsonl: FIELD=COLUMN,... such as user=uid,item=movie_id.")] = None,
-    like: Annotated[str | None, typer.Option("--like", help="Liked = rating > this, or 'all' (overrides the preset's rule).")] = None,
+    format: FormatOpt = None,
+    preset: PresetOpt = None,
+    columns: ColumnsOpt = None,
+    like: LikeOpt = None,
     buckets: Annotated[int, typer.Option("--buckets", min=1, help="Hash buckets of users.")] = 16,
 ):
     """Read any supported interaction log, apply a preset's filters, write bucketed Parquet.
@@ -260,10 +268,29 @@ def convert(
     hive-partitioned by `bucket`). summary.json holds the counts before and after the recipe.
     Everything is validated and filtered before the folder is written, all at once.
     """
+    from ..data.readers.buckets import write_parquet
+
+    log, summary = _filtered_log(source, format, preset, columns, like)
+    summary["buckets"] = buckets
+    write_parquet(log, out, buckets=buckets, extra={"summary.json": (json.dumps(summary, indent=2) + "\n").encode()})
+    before, after = summary["read"], summary["kept"]
+    typer.echo(f"wrote {out}: {after['interactions']} interactions, {after['users']} users, "
+               f"{after['items']} items in {buckets} buckets (read {before['interactions']})")
+
+
+@_command(data_app, "inspect")
+def inspect_log(source: SourceArg, format: FormatOpt = None, preset: PresetOpt = None, columns: ColumnsOpt = None,
+                like: LikeOpt = None):
+    """Print what `convert` would write in summary.json (counts before and after the recipe) as
+    JSON; writes nothing."""
+    typer.echo(json.dumps(_filtered_log(source, format, preset, columns, like)[1], indent=2))
+
+
+def _filtered_log(source: Path, format: str | None, preset: str | None, columns: str | None, like: str | None):
+    """(the log after the preset's recipe, the summary of what was read and kept)."""
     from ..data.filters import apply_recipe, counts
     from ..data.presets import get_preset
     from ..data.readers import detect_format, read_log
-    from ..data.readers.buckets import write_parquet
 
     recipe = dict(get_preset(preset)["recipe"]) if preset else {}
     if preset and get_preset(preset)["format"] and format is None:
@@ -275,13 +302,10 @@ def convert(
     before = counts(log)
     log = apply_recipe(log, recipe)
     summary = {"source": str(source), "format": format, "preset": preset, "recipe": recipe,
-               "read": before, "written": counts(log), "buckets": buckets}
-    if preset:  # what the paper reports, beside what this run wrote
+               "read": before, "kept": counts(log)}
+    if preset:  # what the paper reports, beside what this run kept
         summary["paper"] = {k: get_preset(preset)[k] for k in ("cite", "reported", "note")}
-    write_parquet(log, out, buckets=buckets, extra={"summary.json": (json.dumps(summary, indent=2) + "\n").encode()})
-    after = summary["written"]
-    typer.echo(f"wrote {out}: {after['interactions']} interactions, {after['users']} users, "
-               f"{after['items']} items in {buckets} buckets (read {before['interactions']})")
+    return log, summary
 
 
 def _columns(text: str | None) -> dict | None:
