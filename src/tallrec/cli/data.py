@@ -214,20 +214,107 @@ def prepare_csv(
 @_command(download_app, "movielens")
 def download_movielens(
     data_dir: DataDirOpt = None,
-    url: Annotated[str | None, typer.Option("--url", help="Archive URL (default: the GroupLens ml-100k.zip).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing DATA_DIR/ml-100k.")] = False,
+    url: Annotated[str | None, typer.Option("--url", help="ml-100k: archive URL (default: the GroupLens ml-100k.zip).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing DATA_DIR/<release>.")] = False,
+    release: Annotated[str, typer.Option(
+        "--release", help="ml-100k, ml-1m, ml-10m, ml-20m, ml-25m or ml-32m.")] = "ml-100k",
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="Other releases: the folder holding <release>.zip and <release>.zip.md5 "
+        "(default: $TALLREC_MOVIELENS_BASE_URL, else GroupLens).")] = None,
 ):
-    """Fetch ml-100k.zip from GroupLens into DATA_DIR/ml-100k and verify its sha256 checksums.
+    """Fetch a MovieLens release from GroupLens into DATA_DIR/<release> and verify it.
 
-    The archive is extracted into a temporary folder and moved into place only after u.data, u.item
-    and u.user match their published checksums, so a failure leaves nothing behind.
+    ml-100k: the archive is extracted into a temporary folder and moved into place only after
+    u.data, u.item and u.user match their published sha256 checksums. Other releases: the archive
+    must match the md5 GroupLens publishes beside it (<release>.zip.md5); an interrupted download
+    resumes from DATA_DIR/<release>.zip.part; a failure installs nothing.
     """
     from ..core.paths import data_dir as resolve
-    from ..data.fetch import MOVIELENS_URL
+    from ..data.fetch import MOVIELENS_URL, download_release
     from ..data.fetch import download_movielens as fetch
 
-    dest = fetch(resolve(data_dir), url or MOVIELENS_URL, force=force)
-    typer.echo(f"MovieLens-100K verified at {dest}")
+    if release == "ml-100k":
+        dest = fetch(resolve(data_dir), url or MOVIELENS_URL, force=force)
+        typer.echo(f"MovieLens-100K verified at {dest}")
+        return
+    if url is not None:
+        raise DataError("--url is for ml-100k; give --base-url (the folder of the archives) for other releases")
+    dest = download_release(release, resolve(data_dir), base_url, force=force)
+    typer.echo(f"MovieLens {release} verified at {dest}")
+
+
+SourceArg = Annotated[Path, typer.Argument(help="A log: a folder as its archive unpacks, or a file.")]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="The log's format (default: detected from the file names).")]
+PresetOpt = Annotated[str | None, typer.Option(
+    "--preset", help="A paper's recipe: tallrec-movie, tallrec-book, collm-ml1m, sasrec-loo.")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", help="csv/parquet/jsonl: FIELD=COLUMN,... such as user=uid,item=movie_id.")]
+LikeOpt = Annotated[str | None, typer.Option("--like", help="Liked = rating > this, or 'all' (overrides the preset's rule).")]
+
+
+@_command(data_app, "convert")
+def convert(
+    source: SourceArg,
+    out: Annotated[Path, typer.Option("--out", help="Output folder: events/bucket=K/part.parquet, items.parquet, summary.json.")],
+    format: FormatOpt = None,
+    preset: PresetOpt = None,
+    columns: ColumnsOpt = None,
+    like: LikeOpt = None,
+    buckets: Annotated[int, typer.Option("--buckets", min=1, help="Hash buckets of users.")] = 16,
+):
+    """Read any supported interaction log, apply a preset's filters, write bucketed Parquet.
+
+    The output reads back with `--format parquet-buckets` (or pyarrow.dataset, Spark, Dask:
+    hive-partitioned by `bucket`). summary.json holds the counts before and after the recipe.
+    Everything is validated and filtered before the folder is written, all at once.
+    """
+    from ..data.readers.buckets import write_parquet
+
+    log, summary = _filtered_log(source, format, preset, columns, like)
+    summary["buckets"] = buckets
+    write_parquet(log, out, buckets=buckets, extra={"summary.json": (json.dumps(summary, indent=2) + "\n").encode()})
+    before, after = summary["read"], summary["kept"]
+    typer.echo(f"wrote {out}: {after['interactions']} interactions, {after['users']} users, "
+               f"{after['items']} items in {buckets} buckets (read {before['interactions']})")
+
+
+@_command(data_app, "inspect")
+def inspect_log(source: SourceArg, format: FormatOpt = None, preset: PresetOpt = None, columns: ColumnsOpt = None,
+                like: LikeOpt = None):
+    """Print what `convert` would write in summary.json (counts before and after the recipe) as
+    JSON; writes nothing."""
+    typer.echo(json.dumps(_filtered_log(source, format, preset, columns, like)[1], indent=2))
+
+
+def _filtered_log(source: Path, format: str | None, preset: str | None, columns: str | None, like: str | None):
+    """(the log after the preset's recipe, the summary of what was read and kept)."""
+    from ..data.filters import apply_recipe, counts
+    from ..data.presets import get_preset
+    from ..data.readers import detect_format, read_log
+
+    recipe = dict(get_preset(preset)["recipe"]) if preset else {}
+    if preset and get_preset(preset)["format"] and format is None:
+        format = get_preset(preset)["format"]
+    if like is not None:
+        recipe["like"] = like
+    format = format or detect_format(source)
+    log = read_log(source, format=format, columns=_columns(columns))
+    before = counts(log)
+    log = apply_recipe(log, recipe)
+    summary = {"source": str(source), "format": format, "preset": preset, "recipe": recipe,
+               "read": before, "kept": counts(log)}
+    if preset:  # what the paper reports, beside what this run kept
+        summary["paper"] = {k: get_preset(preset)[k] for k in ("cite", "reported", "note")}
+    return log, summary
+
+
+def _columns(text: str | None) -> dict | None:
+    if not text:
+        return None
+    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+    if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise DataError(f"--columns must be FIELD=COLUMN,... such as user=uid,item=movie_id, got {text!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
 
 
 @_command(data_app, "stats")

@@ -21,6 +21,13 @@ _LAZY = {
     "load_domain": "datasets",
     "resolve_movielens": "datasets",
     "resolve_book": "datasets",
+    "Interactions": "interactions",
+    "read_log": "readers",
+    "detect_format": "readers",
+    "write_parquet": "readers.buckets",
+    "apply_recipe": "filters",
+    "PRESETS": "presets",
+    "download_release": "fetch",
 }
 
 __all__ = ["Sample", "load_samples", "save_samples", "samples_to_json", *_LAZY]

@@ -1,4 +1,5 @@
-"""Download MovieLens-100K from GroupLens and verify files by sha256.
+"""Download MovieLens from GroupLens: 100K verified file by file by sha256, the larger releases
+(1M, 10M, 20M, 25M, 32M) by the md5 GroupLens publishes beside each archive, resumable.
 
 The raw data may not be redistributed, so tallrec never ships it: `download_movielens` fetches the
 public archive, extracts it into a temporary folder next to the destination, checks the three
@@ -143,3 +144,123 @@ def _extract(archive: Path, into: Path, url: str) -> Path:
     if not found:
         raise DataError(f"{url}: the archive holds no u.data (expected GroupLens ml-100k.zip)")
     return found[0]
+
+
+# --- the rest of the MovieLens family: md5-checked, resumable ----------------------------------
+
+#: The GroupLens folder of the archives; $TALLREC_MOVIELENS_BASE_URL or `base_url=` replace it
+#: (a mirror, or a loopback server in the tests).
+GROUPLENS_BASE_URL = "https://files.grouplens.org/datasets/movielens"
+BASE_URL_ENV = "TALLREC_MOVIELENS_BASE_URL"
+#: release -> the file that marks its unpacked folder (the archive's top folder name varies:
+#: ml-10m.zip unpacks to ml-10M100K/); read by the `movielens-dat` / `movielens-csv` readers.
+RELEASES = {"ml-1m": "ratings.dat", "ml-10m": "ratings.dat", "ml-20m": "ratings.csv",
+            "ml-25m": "ratings.csv", "ml-32m": "ratings.csv"}
+
+
+def download_release(name: str, data_dir: str | os.PathLike, base_url: str | None = None,
+                     force: bool = False) -> Path:
+    """Fetch BASE/<name>.zip into DATA_DIR/<name>, checked against BASE/<name>.zip.md5; return it.
+
+    The archive downloads into DATA_DIR/<name>.zip.part; an interrupted download resumes from
+    there (HTTP Range) on the next call. A wrong md5 deletes the .part file and installs nothing;
+    the folder appears only once the archive is verified and extracted.
+    """
+    if name not in RELEASES:
+        raise DataError(f"unknown MovieLens release {name!r}; choose one of: ml-100k, {', '.join(RELEASES)}")
+    data_dir = Path(data_dir)
+    dest = data_dir / name
+    if dest.exists() and not force:
+        if not (dest / RELEASES[name]).is_file():
+            raise DataError(f"{dest}: exists without {RELEASES[name]} -- rerun with --force to replace it")
+        return dest
+    base = (base_url or os.environ.get(BASE_URL_ENV) or GROUPLENS_BASE_URL).rstrip("/")
+    url = f"{base}/{name}.zip"
+    expected = _published_md5(url + ".md5")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{data_dir}: cannot create the data folder ({e.strerror or e})") from None
+    part = data_dir / f"{name}.zip.part"
+    _fetch_resumable(url, part)
+    got = _md5(part)
+    if got != expected:
+        part.unlink()
+        raise DataError(f"{url}: md5 {got} differs from the published {expected}; nothing was installed")
+    _install(part, dest, url, RELEASES[name])
+    part.unlink()
+    return dest
+
+
+def _published_md5(url: str) -> str:
+    import re
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            text = r.read(4096).decode("ascii", "replace")
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e
+        raise DataError(f"{url}: cannot fetch the published checksum ({reason})") from None
+    found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
+    if not found:
+        raise DataError(f"{url}: holds no md5 checksum")
+    return found.group(0).lower()
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch_resumable(url: str, part: Path) -> None:
+    """Append the rest of `url` to `part` (Range from its size); restart when the server ignores
+    Range; a 416 means `part` already holds the whole file."""
+    from tqdm import tqdm
+
+    have = part.stat().st_size if part.is_file() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as r:
+            resumed = have and r.status == 206
+            total = int(r.headers.get("Content-Length") or 0) + (have if resumed else 0) or None
+            with open(part, "ab" if resumed else "wb") as f, tqdm(
+                total=total, initial=have if resumed else 0, unit="B", unit_scale=True, desc=part.name[:-5],
+                disable=None,
+            ) as bar:
+                for block in iter(lambda: r.read(1 << 16), b""):
+                    f.write(block)
+                    bar.update(len(block))
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:
+            return
+        raise DataError(f"{url}: download failed (HTTP {e.code}); {part.name} kept to resume") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e
+        raise DataError(f"{url}: download failed ({reason}); rerun to resume from {part}") from None
+
+
+def _install(archive: Path, dest: Path, url: str, marker: str) -> None:
+    """Extract into a temporary folder beside `dest`, then move the folder holding `marker` there."""
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        try:
+            with zipfile.ZipFile(archive) as z:
+                for member in z.namelist():
+                    if member.startswith("/") or ".." in Path(member).parts:
+                        raise DataError(f"{url}: unsafe path in archive: {member!r}")
+                z.extractall(work / "x")
+        except zipfile.BadZipFile:
+            raise DataError(f"{url}: not a zip archive") from None
+        found = sorted(p.parent for p in (work / "x").rglob(marker))
+        if not found:
+            raise DataError(f"{url}: the archive holds no {marker}")
+        if dest.exists():  # --force
+            os.replace(dest, work / "old")
+        os.replace(found[0], dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

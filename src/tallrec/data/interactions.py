@@ -86,7 +86,7 @@ class Interactions:
             h = hashlib.sha256()
             for col in EVENT_COLUMNS:
                 values = self.events[col]
-                if values.dtype == object:
+                if values.dtype == object or pd.api.types.is_string_dtype(values):  # pandas 3 "str" ids too
                     h.update("\x1f".join(map(str, values.tolist())).encode())
                 else:
                     h.update(np.ascontiguousarray(values.to_numpy()).tobytes())
