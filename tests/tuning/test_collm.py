@@ -33,7 +33,7 @@ def collm_run(tmp_path_factory, tiny_model_dir):
     assert main(["train", "--train", str(root / "train.json"), "--valid", str(root / "valid.json"),
                  "--out", str(root / "text"), "--config", str(rec)]) == 0
     assert main(["train-collm", "--adapter", str(root / "text"), "--valid", str(root / "valid.json"),
-                 "--out", str(root / "collm"), "--epochs", "2", "--batch-size", "8",
+                 "--out", str(root / "collm"), "--epochs", "3", "--batch-size", "8", "--lr", "0.01",
                  "--data-dir", str(root / "data")]) == 0
     return root
 
@@ -86,6 +86,11 @@ def test_the_fast_scorer_agrees_with_a_plain_forward_on_inputs_embeds(collm_run,
             logits = lm.model(inputs_embeds=x[None]).logits[0, -1]
             plain.append(torch.softmax(logits[[ans.yes, ans.no]], -1)[0].item())
     np.testing.assert_allclose(fast, plain, atol=1e-4)
+    # stage 2 trains on cached prefixes: the same probabilities as the scorer's
+    from tallrec.tuning.collm_prefix import cache_prefixes, probabilities
+
+    cached = cache_prefixes(lm, soft, template, samples, 512, "test")
+    np.testing.assert_allclose(probabilities(lm, soft, ans, cached, batch=3), fast, atol=1e-4)
 
 
 def test_a_sample_the_log_cannot_place_is_one_line(collm_run, tiny_model_dir, run_cli):

@@ -38,10 +38,10 @@ STYLE = "collm"
 class CollmConfig:
     """Stage 2 of collm: the projector's training (the signals' settings are collab's defaults, hist-cf's)."""
 
-    epochs: int = setting(8, "most passes over the K samples", min=1)
+    epochs: int = setting(40, "most passes over the K samples", min=1)
     lr: float = setting(1e-3, "Adam learning rate of the projector", gt=0.0)
     batch_size: int = setting(16, "samples per optimizer step", min=1)
-    patience: int = setting(3, "epochs without a better validation AUC before stopping", min=1)
+    patience: int = setting(8, "epochs without a better validation AUC before stopping", min=1)
     width: int = setting(128, "hidden width of each projector MLP", min=1)
     seed: int = setting(0, "seed of the projector's init and the batch order", min=0)
     log: str | None = setting(None, "the interaction log the samples came from (default DATA_DIR/ml-100k)")
@@ -62,30 +62,6 @@ def _text_run(run: Path) -> tuple[Path, dict, list[Sample]]:
     return adapter, meta, load_samples(samples_file)
 
 
-def _batch(prompts: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for j, p in enumerate(prompts):
-        ids[j, width - len(p):] = torch.tensor(p)
-        mask[j, width - len(p):] = 1
-    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
-
-
-def _pair_loss(lm, soft, template, answer, samples: Sequence[Sample], cutoff: int) -> torch.Tensor:
-    from ..llm.encoding import encode_prompt
-
-    prompts = soft.rewrite([encode_prompt(lm.tokenizer, s, cutoff, template) for s in samples])
-    u, i = soft.inputs(samples, "training samples")
-    soft.embedding.table = soft.projector(u, i)
-    ids, mask, pos = _batch(prompts, lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id)
-    out = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), position_ids=pos.to(lm.device),
-                   logits_to_keep=1)
-    pair = out.logits[:, -1, [answer.yes, answer.no]].float()
-    target = torch.tensor([0 if s.label else 1 for s in samples], device=pair.device)
-    return torch.nn.functional.cross_entropy(pair, target)
-
-
 def train_collm(run: str | os.PathLike, valid: Sequence[Sample], out: str | os.PathLike,
                 cfg: CollmConfig | None = None, data_dir=None, log=print) -> dict:
     """Stage 2 on the rec-tuned run `run`; writes the collm run folder `out` and returns its record."""
@@ -93,7 +69,6 @@ def train_collm(run: str | os.PathLike, valid: Sequence[Sample], out: str | os.P
     from ..data.fewshot import validation_subset
     from ..llm.adapters import with_adapter
     from ..llm.models import load_model
-    from ..llm.scoring import ScoreOptions, Scorer
     from ..llm.soft_tokens import Projector, SoftTokens
     from ..prompts.templates import load_template
 
@@ -114,9 +89,7 @@ def train_collm(run: str | os.PathLike, valid: Sequence[Sample], out: str | os.P
     u, i = token_dims(signals, train[:1])
     soft = SoftTokens(lm.model, lm.tokenizer, Projector(u, i, lm.model.config.hidden_size, cfg.width), signals)
     cutoff = int(text_cfg.get("cutoff", 512))
-    scorer = Scorer(lm.model, lm.tokenizer, ScoreOptions(batch_size=int(text_cfg.get("eval_batch_size", 16)),
-                                                         cutoff=cutoff, progress=False), template)
-    history, best = _fit(lm, soft, scorer, template, train, vsub, cfg, cutoff, log)
+    history, best = _fit(lm, soft, template, train, vsub, cfg, cutoff, log)
     soft.projector.load_state_dict(best["state"])
     record = {"stage": "projector (LoRA frozen)", "text_run": str(run), "best_valid_auc": best["auc"],
               "best_epoch": best["epoch"], "history": history, "config": asdict(cfg),
@@ -133,30 +106,34 @@ def token_dims(signals, samples) -> tuple[int, int]:
     return u.shape[1], i.shape[1]
 
 
-def _fit(lm, soft, scorer, template, train, vsub, cfg: CollmConfig, cutoff: int, log) -> tuple[list, dict]:
+def _fit(lm, soft, template, train, vsub, cfg: CollmConfig, cutoff: int, log) -> tuple[list, dict]:
+    """Adam on the projector over cached prefixes (tuning/collm_prefix.py); early stopping on
+    validation AUC, the untrained projector's included (epoch 0)."""
     from ..prompts.templates import answer_token_ids
+    from .collm_prefix import cache_prefixes, pair_logits, probabilities
 
     answer = answer_token_ids(lm.tokenizer, template)
-    labels = [bool(s.label) for s in vsub]
+    tr = cache_prefixes(lm, soft, template, train, cutoff, "training samples")
+    va = cache_prefixes(lm, soft, template, vsub, cutoff, "validation samples")
     opt = torch.optim.Adam(soft.projector.parameters(), lr=cfg.lr)
     rng = random.Random(cfg.seed)
-    first = auc(labels, scorer.score(vsub))
+    first = auc(va.labels, probabilities(lm, soft, answer, va))
     best = {"auc": first, "epoch": 0, "state": _state(soft.projector)}
     history, stale = [{"epoch": 0, "valid_auc": first}], 0
     log(f"[collm] epoch 0 (untrained projector): validation AUC {first:.4f}")
+    target = torch.tensor([0 if y else 1 for y in tr.labels])
     for epoch in range(1, cfg.epochs + 1):
-        order = list(train)
+        order = list(range(len(train)))
         rng.shuffle(order)
         losses = []
-        soft.projector.train()
         for start in range(0, len(order), cfg.batch_size):
-            loss = _pair_loss(lm, soft, template, answer, order[start:start + cfg.batch_size], cutoff)
+            idx = order[start:start + cfg.batch_size]
+            loss = torch.nn.functional.cross_entropy(pair_logits(lm, soft, answer, tr, idx), target[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-        soft.projector.eval()
-        v = auc(labels, scorer.score(vsub))
+        v = auc(va.labels, probabilities(lm, soft, answer, va))
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "valid_auc": v})
         log(f"[collm] epoch {epoch}: loss {np.mean(losses):.4f}, validation AUC {v:.4f}")
         if v > best["auc"]:
