@@ -110,7 +110,7 @@ class PrefixEngine:
         """P(Yes) of each candidate title for one user (history from `user`; its target is ignored)."""
         out = np.empty(len(titles), dtype=np.float64)
         for g in self.encode(user, titles):
-            out[g.positions] = self.scorer.score_ids(g.prompts)
+            out[g.positions] = self.scorer.score_ids(g.prompts, names=[repr(titles[i][:60]) for i in g.positions])
         return out
 
     def score_many(self, users: Iterable[tuple[Sample, Sequence[str]]], progress: bool = False,
