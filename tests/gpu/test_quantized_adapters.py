@@ -56,8 +56,9 @@ def test_recommender_listwise_and_serve_load_the_base_as_trained(tmp_path, recor
 
 
 def test_evaluate_loads_the_base_as_trained(tmp_path, recorded, run_cli):
-    from tallrec.data.samples import samples_to_json
     from helpers import synthetic
+
+    from tallrec.data.samples import samples_to_json
 
     data = tmp_path / "test.json"
     data.write_text(samples_to_json(synthetic(4)))
