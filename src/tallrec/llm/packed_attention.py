@@ -104,9 +104,17 @@ def unsupported(config, tokens: int) -> str | None:
     cap = getattr(config, "attn_logit_softcapping", None)
     if cap not in (None, 0, 0.0):
         return f"{config.model_type}: attention logit soft-capping ({cap})"
+    window = sliding_window(config, tokens)
+    if window:
+        return f"{config.model_type}: a sliding window of {window} tokens, shorter than the {tokens} packed"
+    return None
+
+
+def sliding_window(config, tokens: int) -> int | None:
+    """The model's attention window when `tokens` exceed it (Mistral, Gemma 2/3), else None."""
     window = getattr(config, "sliding_window", None)
     if window and getattr(config, "use_sliding_window", True) is not False and tokens > window:
-        return f"{config.model_type}: a sliding window of {window} tokens, shorter than the {tokens} packed"
+        return int(window)
     return None
 
 
