@@ -2,7 +2,8 @@
 
 Steps, on an in-process tiny Llama and on SmolLM2-135M (a safetensors folder, see --export-135m):
 train 4 optimizer steps in bf16, fp16 (mixed precision, loss scaling), 8-bit and 4-bit (bitsandbytes),
-each with the GPU's peak memory beside `tallrec plan`'s estimate; evaluate 64 samples; rank the
+each with the GPU's peak memory beside `tallrec plan`'s estimate; evaluate 64 samples (and, on a GPU,
+64 with the 8-bit adapter over its 8-bit base, unmerged, as `tallrec evaluate` loads it); rank the
 candidates of 4 users (tallrec.Recommender); one HTTP round trip (`tallrec serve` on a free loopback
 port, one request with httpx); `torchrun --nproc_per_node N` of a rank job (N: the GPUs found, 1 on a CPU); CUDA scores against CPU
 scores in fp32 (largest difference under 1e-4). Every step is recorded ok / failed / skipped with its
@@ -177,13 +178,13 @@ def train_step(model: str, out: Path, device: str, precision: str, quantize: str
 
 
 def evaluate_step(model: str, adapter: str | None, device: str) -> dict:
-    from tallrec.llm.adapters import with_adapter
+    """64 samples evaluated with `adapter` over the base loaded as it was trained (quantized too)."""
+    from tallrec.llm.adapters import load_base, with_adapter
     from tallrec.llm.evaluation import evaluate
-    from tallrec.llm.models import load_model
 
     if adapter is None:
         raise Skip("no adapter: its training step did not succeed")
-    lm = with_adapter(load_model(model, "auto", device), adapter)
+    lm = with_adapter(load_base(model, [adapter], "auto", device), adapter)  # as `tallrec evaluate` loads it
     rec = evaluate(lm, synthetic(64, 7), None, data="synthetic-64", adapter=adapter)
     if rec["n"] != 64 or not 0.0 <= rec["auc"] <= 1.0:
         raise RuntimeError(f"bad metrics record: {rec}")
@@ -328,6 +329,8 @@ def check(models: dict[str, str], device: str, work: Path, steps: Steps) -> None
                 adapters[mode] = row["adapter"]
         adapter = next((adapters[m] for m in ("bf16", "fp32", "fp16") if m in adapters), None)
         steps.run(f"{label} evaluate 64", evaluate_step, model, adapter, device)
+        if device != "cpu":  # the adapter trained over 8-bit weights, scored unmerged over them
+            steps.run(f"{label} evaluate 64 8bit", evaluate_step, model, adapters.get("8bit"), device)
         steps.run(f"{label} rank 4 users", rank_step, model, adapter, device)
         if device != "cpu":
             steps.run(f"{label} cuda vs cpu fp32", cuda_vs_cpu_step, model)

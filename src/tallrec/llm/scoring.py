@@ -130,7 +130,10 @@ class Scorer:
         batches over the prefix cache disagreed with the reference by 6e-3 on Gemma 2), so only
         prompts of one length share a batch."""
         cfg = getattr(unwrap_causal_lm(self.model), "config", None)
-        return cfg is not None and sliding_window(cfg, max(len(p) for p in prompts)) is not None
+        window = sliding_window(cfg, max(len(p) for p in prompts)) if cfg is not None else None
+        if window:
+            self._say(f"a sliding window of {window} tokens: batches hold prompts of one length only")
+        return window is not None
 
     def _can_pack(self, prompts: list[list[int]], plen: int) -> bool:
         """Whether packed attention equals this model's own here; if not, the padded batches run
@@ -138,10 +141,15 @@ class Scorer:
         cfg = getattr(unwrap_causal_lm(self.model), "config", None)
         why = "logits transformed after the LM head (soft-capping, scaling)" if self._decoder is None else None
         why = why or (unsupported(cfg, max(len(p) for p in prompts)) if cfg is not None else None)
-        if why and why not in self._said:
-            self._said.add(why)
-            log.warning("packed scoring falls back to padded batches: %s", why)
+        if why:
+            self._say(f"packed scoring falls back to padded batches: {why}")
         return why is None
+
+    def _say(self, line: str) -> None:
+        """Log a fallback once per scorer."""
+        if line not in self._said:
+            self._said.add(line)
+            log.warning(line)
 
     def _forward(self, call, **kwargs):
         """(Yes, No) logits at the last position, and the model output (for its cache).
