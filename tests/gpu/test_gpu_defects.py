@@ -101,3 +101,14 @@ def test_gpu_check_runs_one_process_per_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     assert mod.processes("cuda") == 4
     assert mod.processes("cpu") == 1
+
+
+def test_missing_lora_targets_are_one_line_naming_the_layers_there_are(tiny_model_dir):
+    from tallrec.llm.models import load_model
+    from tallrec.tuning.adapters import lora_targets
+
+    lm = load_model(str(tiny_model_dir), "fp32", "cpu")
+    assert lora_targets(lm.model, ("q_proj", "v_proj")) == ("q_proj", "v_proj")
+    with pytest.raises(ModelError, match="qkv_proj do not exist.*q_proj") as e:
+        lora_targets(lm.model, ("qkv_proj",))
+    assert "\n" not in str(e.value)
