@@ -2,15 +2,16 @@
 
 Steps, on an in-process tiny Llama and on SmolLM2-135M (a safetensors folder, see --export-135m):
 train 4 optimizer steps in bf16, fp16 (mixed precision, loss scaling), 8-bit and 4-bit (bitsandbytes),
-each with the GPU's peak memory beside `tallrec plan`'s estimate; evaluate 64 samples; rank the
+each with the GPU's peak memory beside `tallrec plan`'s estimate; evaluate 64 samples (and, on a GPU,
+64 with the 8-bit adapter over its 8-bit base, unmerged, as `tallrec evaluate` loads it); rank the
 candidates of 4 users (tallrec.Recommender); one HTTP round trip (`tallrec serve` on a free loopback
-port, one request with httpx); `torchrun --nproc_per_node 1` of a rank job; CUDA scores against CPU
+port, one request with httpx); `torchrun --nproc_per_node N` of a rank job (N: the GPUs found, 1 on a CPU); CUDA scores against CPU
 scores in fp32 (largest difference under 1e-4). Every step is recorded ok / failed / skipped with its
 reason, so one failure does not hide the rest; one table is printed and everything is written as JSON.
 No data files are needed: the samples are synthetic (the label follows the history's like share).
 
     # on a CPU machine with the model package installed: write the 135M model to carry along
-    python benchmarks/gpu_check.py --export-135m dist/smollm2-135m
+    python -m tallrec.llm.export dist/smollm2-135m   # or: benchmarks/gpu_check.py --export-135m DIR
     # on the CUDA machine (well under 8 minutes on one GPU)
     python benchmarks/gpu_check.py --model-135m dist/smollm2-135m --json gpu_check.json
     # anywhere: the steps that need no GPU, on the tiny model (tests/benchmarks run it)
@@ -23,7 +24,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -102,15 +102,11 @@ def free_port() -> int:
 # ---------------------------------------------------------------- models
 
 def export_135m(target: Path) -> Path:
-    """The registry's SmolLM2-135M (GGUF, dequantized) as a safetensors HF folder, written atomically."""
-    from tallrec.core.io import atomic_dir
-    from tallrec.llm.models import convert_registry_model
+    """The registry's SmolLM2-135M (GGUF, dequantized) as a safetensors HF folder, written atomically
+    (the shipped `python -m tallrec.llm.export`)."""
+    from tallrec.llm.export import export_model
 
-    source = convert_registry_model("smollm2-135m")
-    with atomic_dir(target) as tmp:
-        for f in source.iterdir():
-            shutil.copy2(f, tmp / f.name)
-    return target
+    return export_model(target, "smollm2-135m")
 
 
 def tiny_model(folder: Path, tokenizer_from: Path | None) -> Path:
@@ -182,13 +178,13 @@ def train_step(model: str, out: Path, device: str, precision: str, quantize: str
 
 
 def evaluate_step(model: str, adapter: str | None, device: str) -> dict:
-    from tallrec.llm.adapters import with_adapter
+    """64 samples evaluated with `adapter` over the base loaded as it was trained (quantized too)."""
+    from tallrec.llm.adapters import load_base, with_adapter
     from tallrec.llm.evaluation import evaluate
-    from tallrec.llm.models import load_model
 
     if adapter is None:
         raise Skip("no adapter: its training step did not succeed")
-    lm = with_adapter(load_model(model, "auto", device), adapter)
+    lm = with_adapter(load_base(model, [adapter], "auto", device), adapter)  # as `tallrec evaluate` loads it
     rec = evaluate(lm, synthetic(64, 7), None, data="synthetic-64", adapter=adapter)
     if rec["n"] != 64 or not 0.0 <= rec["auc"] <= 1.0:
         raise RuntimeError(f"bad metrics record: {rec}")
@@ -261,8 +257,17 @@ def http_step(model: str, device: str, timeout: float = 180.0) -> dict:
             proc.wait()
 
 
+def processes(device: str) -> int:
+    """torchrun's --nproc_per_node: one process per GPU found (so several GPUs check NCCL across
+    devices), one on a CPU."""
+    import torch
+
+    return max(1, torch.cuda.device_count()) if device != "cpu" else 1
+
+
 def torchrun_step(model: str, work: Path, device: str) -> dict:
-    """`torchrun --nproc_per_node 1` of `tallrec rank` on 3 users (NCCL on a GPU, gloo on a CPU)."""
+    """`torchrun --nproc_per_node N` (N: `processes`) of `tallrec rank` on 3 users (NCCL on GPUs,
+    gloo on a CPU)."""
     users = work / "users.jsonl"
     rng = random.Random(5)
     lines = []
@@ -275,7 +280,7 @@ def torchrun_step(model: str, work: Path, device: str) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1", "--master_port",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes(device)), "--master_port",
            str(free_port()), "-m", "tallrec", "rank", "--no-adapter", "--model", model, "--users", str(users),
            "--out", str(out), "--k", "2"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -284,7 +289,7 @@ def torchrun_step(model: str, work: Path, device: str) -> dict:
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     if [r["user"] for r in rows] != ["u0", "u1", "u2"] or any(len(r["top"]) != 2 for r in rows):
         raise RuntimeError(f"unexpected ranked output: {rows}")
-    return {"users": len(rows)}
+    return {"users": len(rows), "processes": processes(device)}
 
 
 def cuda_vs_cpu_step(model: str) -> dict:
@@ -324,6 +329,8 @@ def check(models: dict[str, str], device: str, work: Path, steps: Steps) -> None
                 adapters[mode] = row["adapter"]
         adapter = next((adapters[m] for m in ("bf16", "fp32", "fp16") if m in adapters), None)
         steps.run(f"{label} evaluate 64", evaluate_step, model, adapter, device)
+        if device != "cpu":  # the adapter trained over 8-bit weights, scored unmerged over them
+            steps.run(f"{label} evaluate 64 8bit", evaluate_step, model, adapters.get("8bit"), device)
         steps.run(f"{label} rank 4 users", rank_step, model, adapter, device)
         if device != "cpu":
             steps.run(f"{label} cuda vs cpu fp32", cuda_vs_cpu_step, model)

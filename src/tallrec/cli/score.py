@@ -20,8 +20,7 @@ def scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlag
     from ..core.defaults import DEFAULT_MODEL
     from ..core.io import check_writable
     from ..data import load_samples
-    from ..llm.adapters import check_adapter_prompt, find_adapter, with_adapter
-    from ..llm.models import load_model
+    from ..llm.adapters import check_adapter_prompt, find_adapter, load_base, with_adapter
     from ..llm.scoring import ScoreOptions
 
     adapter = find_adapter(flags.adapter) if flags.adapter else None  # a run folder or its adapter/
@@ -35,7 +34,7 @@ def scoring_setup(data: Path, out: Path, out_is_folder: bool, flags: ScoringFlag
     samples = load_samples(data)
     samples, _ = attach_users(samples[:limit] if limit else samples)  # for UAUC/GAUC, when they can be known
     check_writable(out, folder=out_is_folder)
-    lm = with_adapter(load_model(base, flags.precision), adapter, prompt=flags.prompt)
+    lm = with_adapter(load_base(base, [adapter], flags.precision), adapter, prompt=flags.prompt)
     options = ScoreOptions(batch_size=flags.batch_size, cutoff=flags.cutoff, compile=flags.compile)
     return lm, samples, options, None if adapter is None else str(adapter)
 

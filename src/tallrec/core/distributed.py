@@ -26,13 +26,19 @@ def world() -> tuple[int, int]:
 @contextmanager
 def process_group() -> Iterator[bool]:
     """Inside `torchrun`, join its process group (gloo on CPU, nccl on GPUs) for the block and leave
-    it after; yields whether one was joined (False when run alone: nothing happens)."""
+    it after; yields whether one was joined (False when run alone: nothing happens).
+
+    On GPUs each rank first makes cuda:LOCAL_RANK its current device: NCCL collectives run on the
+    current device, so without it every rank's all_gather_object and barrier ran on cuda:0."""
     import torch
     import torch.distributed as dist
 
     joined = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
     if joined:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo")
     try:
         yield joined
     finally:

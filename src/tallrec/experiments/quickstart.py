@@ -31,14 +31,14 @@ def run_quickstart(out, data_dir=None, config=None, model=None, shots: int = 64,
     cfg = load_config(TrainConfig, resolve_config(config, "rec", DEFAULT_RECIPE), {"model": model, "shots": shots, "seed": seed})
     data = load_domain("movie", data_dir)
     test = data.test[:test_limit] if test_limit else data.test
-    lm = load_model(cfg.model, cfg.precision)
+    lm = load_model(cfg.model, cfg.precision, quantize=cfg.quantize)
     opts = ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff)
     print(f"[quickstart] {data.source}; model {cfg.model} ({lm.dtype}); {len(test)} test samples", flush=True)
     untuned = evaluate(lm, test, out / "untuned", data="movie/test.json", seed=seed, options=opts, desc="untuned")
     print(f"[quickstart] untuned AUC {untuned['auc']:.4f}", flush=True)
     # rec_tune injects LoRA layers into lm.model; the tuned model is reloaded from the saved adapter.
     run = rec_tune(cfg, data.train, data.valid, out / "train", lm=lm, overwrite=overwrite)
-    tuned_lm = with_adapter(load_model(cfg.model, cfg.precision), run.adapter)
+    tuned_lm = with_adapter(load_model(cfg.model, cfg.precision, quantize=cfg.quantize), run.adapter)
     tuned = evaluate(tuned_lm, test, out / "tuned", data="movie/test.json", adapter=run.adapter, seed=seed,
                      options=opts, desc="tuned", shots=shots, best_valid_auc=run.best_valid_auc)
     print(f"[quickstart] tuned AUC {tuned['auc']:.4f}", flush=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..core.errors import ModelError
 from ..prompts.registry import DEFAULT_STYLE, load_style
-from .models import LoadedModel
+from .models import LoadedModel, is_quantized
 
 META_FILE = "tallrec-base.json"
 
@@ -18,7 +18,9 @@ META_FILE = "tallrec-base.json"
 def with_adapter(lm: LoadedModel, adapter: str | Path | None, merge: bool = True,
                  prompt: str | None = None) -> LoadedModel:
     """The base model with a LoRA adapter, merged into the weights by default: scoring then costs
-    what the base model costs (unmerged LoRA branches are slower; see BENCHMARKS.md).
+    what the base model costs (unmerged LoRA branches are slower; see BENCHMARKS.md). Never merged
+    into a bitsandbytes base: rounding the merged weights back to 8/4 bits is lossy, and the adapter
+    was trained as an unmerged LoRA over exactly those quantized weights.
 
     `prompt` names the prompt style to score with: with an adapter it must be the one the adapter
     was trained with (None: that one); without an adapter it becomes `lm.prompt`.
@@ -30,7 +32,7 @@ def with_adapter(lm: LoadedModel, adapter: str | Path | None, merge: bool = True
         return lm
     check_adapter_prompt(adapter, prompt)
     tuned = attach_adapter(lm, adapter)
-    if merge:
+    if merge and not is_quantized(lm.model):
         tuned.model = tuned.model.merge_and_unload()
         tuned.model.eval()
     from .soft_tokens import attach_collm, is_collm
@@ -107,6 +109,37 @@ def check_adapter_base(path: Path, lm: LoadedModel) -> None:
             f"{path}: adapter was trained on base model {saved.get('name')!r} "
             f"({saved.get('fingerprint')}), not on {lm.name!r} ({want})"
         )
+
+
+def trained_base(folder: Path | None) -> dict:
+    """The `quantize` and `precision` an adapter was trained with (its training config in
+    tallrec-base.json); {} for no adapter or one that recorded none."""
+    cfg = adapter_meta(folder).get("config") if folder is not None else None
+    return {k: cfg[k] for k in ("quantize", "precision") if k in cfg} if isinstance(cfg, dict) else {}
+
+
+def load_base(name: str, adapters, precision: str = "auto", device: str | None = None) -> LoadedModel:
+    """The base model `name` loaded as `adapters` (folders or None) were trained: quantized the same
+    way (an adapter is scored as an unmerged LoRA over the base it learned on), in the recorded
+    precision when `precision` is auto. A quantized base that cannot load here (no bitsandbytes, no
+    GPU) stops with one line saying so rather than scoring over a different base."""
+    from .models import load_model
+
+    recorded = [trained_base(Path(f)) for f in adapters if f is not None]
+    quantize = {r.get("quantize") or "none" for r in recorded}
+    if len(quantize) > 1:
+        raise ModelError(f"adapters trained on differently quantized bases ({', '.join(sorted(quantize))}) cannot "
+                         "share one base model; load them separately")
+    quantize = quantize.pop() if quantize else "none"
+    if precision == "auto" and recorded:
+        precision = recorded[0].get("precision") or "auto"
+    try:
+        return load_model(name, precision, device, quantize=quantize)
+    except ModelError as e:
+        if quantize == "none":
+            raise
+        raise ModelError(f"the adapter was trained on a {quantize} (bitsandbytes) base and is scored only over "
+                         f"that base, which cannot load here: {e}") from None
 
 
 def find_adapter(path: str | os.PathLike | None) -> Path | None:

@@ -142,10 +142,21 @@ def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision != "auto":
         raise ModelError(f"unknown precision {precision!r}; use auto, fp32, bf16 or fp16")
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if cuda_has_native_bf16(device) else torch.float16
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return torch.float32
+
+
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """bf16 in hardware (compute capability 8.0+: A100, H100, RTX 30xx on). `is_bf16_supported()`
+    alone says True on V100/T4 too, where bf16 is only emulated (slow): fp16 is right there."""
+    if torch.cuda.get_device_capability(device)[0] < 8:
+        return False
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch before 2.3 has no such keyword and counts no emulation
+        return torch.cuda.is_bf16_supported()
 
 
 def cpu_has_native_bf16() -> bool:
@@ -223,7 +234,7 @@ def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", devic
     if gguf:
         if quantized:
             raise ModelError(f"{folder / gguf}: a .gguf model cannot be quantized with bitsandbytes; give a Hugging "
-                             "Face folder (benchmarks/gpu_check.py --export-135m writes one) or quantize none")
+                             "Face folder (`python -m tallrec.llm.export DIR` writes smollm2-135m as one) or quantize none")
         model, tok = _load_gguf(folder / gguf, dtype)
         model.hf_quantizer = None
     else:
@@ -253,6 +264,12 @@ def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", devic
         model.to(dev)
     model.eval()
     return LoadedModel(model=model, tokenizer=tok, name=name_or_path, device=dev, dtype=dtype)
+
+
+def is_quantized(model: torch.nn.Module) -> bool:
+    """Base weights loaded through bitsandbytes (GGUF-dequantized models carry no quantizer)."""
+    model = unwrap_causal_lm(model)
+    return getattr(model, "hf_quantizer", None) is not None
 
 
 def cache_argument(model) -> str:

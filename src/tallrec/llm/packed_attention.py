@@ -97,6 +97,27 @@ def packed_attention(module, query, key, value, attention_mask, scaling: float, 
     return out.reshape(heads, t, d).transpose(0, 1)[None].to(query.dtype).contiguous(), None
 
 
+def unsupported(config, tokens: int) -> str | None:
+    """Why this attention would not equal the model's own for a packed row of `tokens` (prefix +
+    longest suffix), or None. It has no logit soft-capping (Gemma 2) and no sliding window: a window
+    (Mistral, Gemma 2/3) changes nothing only while every distance stays inside it."""
+    cap = getattr(config, "attn_logit_softcapping", None)
+    if cap not in (None, 0, 0.0):
+        return f"{config.model_type}: attention logit soft-capping ({cap})"
+    window = sliding_window(config, tokens)
+    if window:
+        return f"{config.model_type}: a sliding window of {window} tokens, shorter than the {tokens} packed"
+    return None
+
+
+def sliding_window(config, tokens: int) -> int | None:
+    """The model's attention window when `tokens` exceed it (Mistral, Gemma 2/3), else None."""
+    window = getattr(config, "sliding_window", None)
+    if window and getattr(config, "use_sliding_window", True) is not False and tokens > window:
+        return int(window)
+    return None
+
+
 def register() -> str:
     """Register `packed_attention` with transformers (idempotent); returns its name."""
     from transformers import AttentionInterface

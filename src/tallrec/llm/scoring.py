@@ -13,6 +13,7 @@ Speed (see benchmarks/score_bench.py):
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,10 +27,12 @@ from ..data.samples import Sample
 from ..prompts.templates import ChatTemplate, Template, answer_token_ids, load_template
 from .encoding import common_prefix, encode_prompt
 from .models import attention_implementation, cache_argument, unwrap_causal_lm
-from .packed_attention import PackLayout
+from .packed_attention import PackLayout, sliding_window, unsupported
 from .packed_attention import register as register_packed_attention
 from .packing import PACK_TOKENS, pack_batches, packed_inputs
 from .soft_tokens import soft_tokens_of
+
+log = logging.getLogger("tallrec")
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Scorer:
         # With compile, a few prompts are scored eagerly before the first trace: in score_bench the
         # compiled path traced first gained less over the eager one (see BENCHMARKS.md).
         self._warm = not self.options.compile
+        self._said: set[str] = set()  # fallback reasons already logged
 
     @property
     def device(self) -> torch.device:
@@ -87,16 +91,19 @@ class Scorer:
         soft = soft_tokens_of(self.model)
         if soft is not None:
             prompts = soft.bind(samples, prompts, desc)
-        return self.score_ids(prompts, desc=desc)
+        return self.score_ids(prompts, desc=desc, names=[repr(s.target[:60]) for s in samples])
 
     @torch.inference_mode()
-    def score_ids(self, prompts: list[list[int]], desc: str = "scoring") -> np.ndarray:
+    def score_ids(self, prompts: list[list[int]], desc: str = "scoring",
+                  names: Sequence[str] | None = None) -> np.ndarray:
+        """P(Yes) of encoded prompts; a NaN or infinite score stops here with one line naming the
+        sample (its index, and `names[i]` when given), so it never reaches an AUC or a ranking."""
         if not prompts:
             return np.zeros(0)
         if not self._warm:  # see __init__: an eager pass over a few prompts before the first trace
             self._warm = True
             self._score_all(prompts[:4], self._eager, desc="eager warm-up")
-        return self._score_all(prompts, self._call, desc)
+        return check_finite(self._score_all(prompts, self._call, desc), names)
 
     def _score_all(self, prompts: list[list[int]], call, desc: str) -> np.ndarray:
         was_training = self.model.training
@@ -108,11 +115,11 @@ class Scorer:
             prefix_cache = self._run_prefix(prompts[0][:plen], call) if plen > 0 else None
             order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
             bs = max(1, self.options.batch_size)
-            packed = self.options.pack and prefix_cache is not None and self._decoder is not None
+            packed = self.options.pack and prefix_cache is not None and self._can_pack(prompts, plen)
             if packed:
                 batches = pack_batches(order, [len(p) - plen for p in prompts], bs, self.options.pack_tokens)
             else:
-                batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+                batches = _batches(order, prompts, bs, self._windowed(prompts))
             score = self._score_packed if packed else self._score_batch
             bar = tqdm(total=len(prompts), desc=desc, unit="sample", disable=not self.options.progress, leave=False)
             for idx in batches:
@@ -123,6 +130,32 @@ class Scorer:
             return out
         finally:
             self.model.train(was_training)
+
+    def _windowed(self, prompts: list[list[int]]) -> bool:
+        """Whether a sliding window applies: then left padding shifts each row's window (padded
+        batches over the prefix cache disagreed with the reference by 6e-3 on Gemma 2), so only
+        prompts of one length share a batch."""
+        cfg = getattr(unwrap_causal_lm(self.model), "config", None)
+        window = sliding_window(cfg, max(len(p) for p in prompts)) if cfg is not None else None
+        if window:
+            self._say(f"a sliding window of {window} tokens: batches hold prompts of one length only")
+        return window is not None
+
+    def _can_pack(self, prompts: list[list[int]], plen: int) -> bool:
+        """Whether packed attention equals this model's own here; if not, the padded batches run
+        instead and the reason is logged once per scorer."""
+        cfg = getattr(unwrap_causal_lm(self.model), "config", None)
+        why = "logits transformed after the LM head (soft-capping, scaling)" if self._decoder is None else None
+        why = why or (unsupported(cfg, max(len(p) for p in prompts)) if cfg is not None else None)
+        if why:
+            self._say(f"packed scoring falls back to padded batches: {why}")
+        return why is None
+
+    def _say(self, line: str) -> None:
+        """Log a fallback once per scorer."""
+        if line not in self._said:
+            self._said.add(line)
+            log.warning(line)
 
     def _forward(self, call, **kwargs):
         """(Yes, No) logits at the last position, and the model output (for its cache).
@@ -181,6 +214,32 @@ class Scorer:
         pair, _ = self._forward(call, input_ids=ids, attention_mask=mask, position_ids=pos,
                                 use_cache=prefix_cache is not None, **kwargs)
         return torch.softmax(pair, dim=-1)[:, 0].cpu().numpy()
+
+
+def _batches(order: list[int], prompts: list[list[int]], size: int, same_length: bool) -> list[list[int]]:
+    """`order` (sorted by length) cut into batches of `size`; with `same_length`, never mixing
+    lengths, so no row is padded."""
+    if not same_length:
+        return [order[i:i + size] for i in range(0, len(order), size)]
+    out: list[list[int]] = []
+    for i in order:
+        if out and len(out[-1]) < size and len(prompts[out[-1][0]]) == len(prompts[i]):
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def check_finite(scores: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
+    """`scores`, or a one-line ModelError naming the first sample whose score is NaN or infinite
+    (fp16 overflow, a broken adapter)."""
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        i = int(bad[0])
+        what = f"sample {i}" + (f" ({names[i]})" if names is not None else "")
+        raise ModelError(f"{what} scored {scores[i]} ({bad.size} of {len(scores)} not finite): the model overflowed "
+                         "or produced NaN; try precision fp32 or bf16 instead of fp16")
+    return scores
 
 
 def _run(call, kwargs: dict):

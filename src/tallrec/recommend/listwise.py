@@ -60,12 +60,11 @@ class ListwiseScorer:
              precision: str = "auto", device: str | None = None) -> ListwiseScorer:
         """The base model (default: the adapter's, else smollm2-135m) with the adapter (a run or adapter
         folder; None: untuned) merged in, loaded as `tallrec.load` loads it."""
-        from ..llm.adapters import adapter_settings, check_adapter_base, find_adapter, with_adapter
-        from ..llm.models import load_model
+        from ..llm.adapters import adapter_settings, check_adapter_base, find_adapter, load_base, with_adapter
         from .recommender import base_model
 
         folder = find_adapter(adapter)
-        lm = load_model(base_model([folder], model), precision, device)
+        lm = load_base(base_model([folder], model), [folder], precision, device)
         if folder is not None:
             check_adapter_base(folder, lm)
         return cls(with_adapter(lm, folder), domain=adapter_settings(folder).get("domain", "movie"))
@@ -79,7 +78,12 @@ class ListwiseScorer:
         """Log-softmax over the N letters' logits at the answer position, one per title in order."""
         ids = torch.tensor([self.prompt_ids(liked, disliked, titles)], device=self.lm.device)
         logits = self.lm.model(input_ids=ids, logits_to_keep=1, use_cache=False).logits[0, -1]
-        return torch.log_softmax(logits[self.letter_ids[:len(titles)]].float(), dim=-1).tolist()
+        out = torch.log_softmax(logits[self.letter_ids[:len(titles)]].float(), dim=-1)
+        bad = (~torch.isfinite(out)).nonzero().flatten().tolist()
+        if bad:
+            raise ModelError(f"listwise candidate {bad[0]} ({titles[bad[0]][:60]!r}) scored {out[bad[0]].item()}: "
+                             "the model overflowed or produced NaN; try precision fp32 or bf16 instead of fp16")
+        return out.tolist()
 
 
 def shuffled(titles: Sequence[str], seed: int | None) -> list[int]:

@@ -116,7 +116,7 @@ class PrefixEngine:
             if soft is not None:  # a collm adapter: each candidate's signals, as of the user's time
                 candidates = [replace(user.drop_oldest(g.dropped), target=titles[i], label=None) for i in g.positions]
                 prompts = soft.bind(candidates, prompts, "candidates", live=True)
-            out[g.positions] = self.scorer.score_ids(prompts)
+            out[g.positions] = self.scorer.score_ids(prompts, names=[repr(titles[i][:60]) for i in g.positions])
         return out
 
     def score_many(self, users: Iterable[tuple[Sample, Sequence[str]]], progress: bool = False,

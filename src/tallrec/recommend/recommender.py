@@ -65,16 +65,16 @@ class Recommender:
              precision: str = "auto", batch_size: int = DEFAULT_BATCH, cutoff: int | None = None,
              catalogue: str | os.PathLike | None = None) -> Recommender:
         """The base model (`model`: a registry name, HF folder or .gguf file; default: the adapter's
-        base, else smollm2-135m) with the run's adapter merged in, or the untuned model for None.
+        base, else smollm2-135m) with the run's adapter merged in (over a base quantized as it was
+        trained: unmerged, llm.adapters.load_base), or the untuned model for None.
         `catalogue` is a recommender folder (`tallrec recommend build`) for `recommend`; without
         `run`, the adapter it names (if any) is the one loaded."""
-        from ..llm.adapters import check_adapter_base, find_adapter, with_adapter
-        from ..llm.models import load_model
+        from ..llm.adapters import check_adapter_base, find_adapter, load_base, with_adapter
         from .catalogue import load_recommender_folder
 
         pipe = None if catalogue is None else load_recommender_folder(catalogue)
         folder = find_adapter(run if run is not None or pipe is None else pipe.adapter)
-        lm = load_model(base_model([folder], model), precision, device)
+        lm = load_base(base_model([folder], model), [folder], precision, device)
         if folder is not None:
             check_adapter_base(folder, lm)
         rec = cls.on(with_adapter(lm, folder), folder, batch_size=batch_size, cutoff=cutoff)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from ..core.errors import DataError
+from ..core.errors import DataError, ModelError
 from ..data.users import Item, ItemLike
 
 
@@ -22,6 +23,11 @@ def top_k(scores: Sequence[float], k: int | None) -> list[int]:
     """Indices of the `k` highest scores (all when k is None), best first, ties in input order."""
     if k is not None and k < 1:
         raise DataError(f"k must be at least 1, got {k}")
+    # NaN compares false with everything, so sorted() would put it (and its neighbours) anywhere.
+    bad = next((i for i, s in enumerate(scores) if not math.isfinite(s)), None)
+    if bad is not None:
+        raise ModelError(f"candidate {bad} has score {scores[bad]}; the model produced a NaN or overflow "
+                         "(try precision fp32 or bf16 instead of fp16)")
     return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
 
 

@@ -115,17 +115,17 @@ def load_engine(specs: list[AdapterSpec], model: str | None = None, precision: s
     `base` and of adapters that recorded none."""
     from dataclasses import replace
 
-    from ..llm.adapters import adapter_prompt, check_adapter_base, find_adapter
-    from ..llm.models import load_model
+    from ..llm.adapters import adapter_prompt, check_adapter_base, find_adapter, load_base
+    from ..llm.models import is_quantized
     from ..recommend.recommender import Recommender, base_model
 
     folders = {s.name: find_adapter(s.path) for s in specs}
     name = base_model(folders.values(), model)
-    lm = load_model(name, precision, device)
+    lm = load_base(name, folders.values(), precision, device)  # quantized as the adapters were trained
     tuned = [(s, folders[s.name]) for s in specs if s.path is not None]
     for _, folder in tuned:
         check_adapter_base(folder, lm)
-    net = attach_named(lm, tuned, merge=len(specs) == 1)
+    net = attach_named(lm, tuned, merge=len(specs) == 1 and not is_quantized(lm.model))
     recommenders = {}
     for s in specs:
         folder = folders[s.name]

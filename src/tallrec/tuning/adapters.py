@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from ..core.errors import ModelError
 from ..core.io import atomic_dir
 from ..llm.adapters import META_FILE, attach_adapter, base_fingerprint, require_adapter_dir
@@ -50,7 +52,7 @@ def check_lora_shape(adapter: Path, cfg: TrainConfig) -> None:
     saved = json.loads((require_adapter_dir(adapter) / "adapter_config.json").read_text())
     want = {"r": cfg.lora.r, "targets": sorted(cfg.lora.targets)}
     got = {"r": saved.get("r"), "targets": sorted(saved.get("target_modules") or [])}
-    if want != got:
+    if want != got and {**want, "targets": sorted(fused_targets(tuple(cfg.lora.targets)))} != got:
         raise ModelError(f"{adapter}: adapter shape {got} does not match the configured LoRA shape {want}")
 
 
@@ -61,7 +63,32 @@ def wrap_lora(lm: LoadedModel, cfg: TrainConfig):
     if cfg.init_adapter:
         check_lora_shape(Path(cfg.init_adapter), cfg)
         return attach_adapter(lm, cfg.init_adapter, trainable=True).model
-    return get_peft_model(lm.model, lora_config(cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, tuple(cfg.lora.targets)))
+    targets = lora_targets(lm.model, tuple(cfg.lora.targets))
+    return get_peft_model(lm.model, lora_config(cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, targets))
+
+
+FUSED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj"}
+
+
+def fused_targets(targets: tuple[str, ...]) -> tuple[str, ...]:
+    """`targets` with the separate q/k/v projections replaced by the fused one (Phi-3's qkv_proj)."""
+    return tuple(dict.fromkeys(FUSED.get(t, t) for t in targets))
+
+
+def lora_targets(model, targets: tuple[str, ...]) -> tuple[str, ...]:
+    """The LoRA target modules for this model: `targets` when all exist; on a model with a fused
+    qkv_proj (Phi-3), where q_proj/v_proj do not, the fused projection instead (said once, on stdout);
+    otherwise a one-line ModelError naming the linear layers there are."""
+    names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    if all(t in names for t in targets):
+        return targets
+    fused = fused_targets(targets)
+    if fused != targets and all(t in names for t in fused):
+        print(f"[train] LoRA targets {', '.join(targets)} are fused in this model: training {', '.join(fused)}")
+        return fused
+    missing = sorted(t for t in targets if t not in names)
+    raise ModelError(f"LoRA targets {', '.join(missing)} do not exist in {type(model).__name__}; set lora.targets "
+                     f"to some of: {', '.join(sorted(names - {'lm_head'}))}")
 
 
 def lora_config(r: int = 8, alpha: int = 16, dropout: float = 0.05, targets: tuple[str, ...] = ("q_proj", "v_proj")):

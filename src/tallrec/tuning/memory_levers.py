@@ -9,12 +9,7 @@ import torch
 
 from ..core.errors import TallrecError
 from ..llm.memory_plan import divisors_down
-from ..llm.models import LoadedModel
-
-
-def is_quantized(model: torch.nn.Module) -> bool:
-    """Base weights loaded through bitsandbytes (GGUF-dequantized models carry no quantizer)."""
-    return getattr(model, "hf_quantizer", None) is not None
+from ..llm.models import LoadedModel, is_quantized
 
 
 def prepare_base(lm: LoadedModel, gradient_checkpointing: bool) -> None:

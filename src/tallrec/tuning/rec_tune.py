@@ -118,7 +118,8 @@ def _calibrate(cfg: TrainConfig, adapter, vsub: Sequence[Sample], scores, log) -
     from ..llm.encoding import lm_template
 
     if scores is None:
-        tuned = with_adapter(load_model(cfg.model, cfg.precision, quantize=cfg.quantize), adapter)
+        # Unmerged: merging into a bitsandbytes base rounds the LoRA into 8/4-bit weights (lossy).
+        tuned = with_adapter(load_model(cfg.model, cfg.precision, quantize=cfg.quantize), adapter, merge=False)
         scores = Scorer(tuned.model, tuned.tokenizer, ScoreOptions(batch_size=cfg.eval_batch_size, cutoff=cfg.cutoff),
                         lm_template(tuned)).score(vsub, desc="calibrating")
     cal = fit_calibration([bool(s.label) for s in vsub], scores, cfg.calibrate, data="rec-tuning validation samples",

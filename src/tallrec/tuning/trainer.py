@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.errors import TallrecError
 from ..llm.models import LoadedModel, unwrap_causal_lm
 from .adapters import save_adapter, wrap_lora
 from .checkpoints import checkpoint_root, read_state
@@ -126,7 +127,7 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
         return cpu_training_engine(model) if use_cpu else contextlib.nullcontext()
 
     micro = _micro_batch(model, rows, lm, cfg, world, engine)
-    accum = max(1, cfg.batch_size // (micro * world))
+    accum = accumulation_steps(cfg.batch_size, micro, world)
     steps_per_epoch = max(1, math.ceil(len(rows) / (micro * world * accum)))
 
     def save(path: Path):
@@ -153,6 +154,17 @@ def fit_lora(lm: LoadedModel, rows: list[dict], cfg: TrainConfig, out: Path,
     return TrainResult(adapter=out / "adapter", best_valid_auc=best["valid_auc"] if best else None,
                        best_step=best["step"] if best else steps, steps=steps, history=history, seconds=seconds,
                        train_losses=[h["loss"] for h in trainer.state.log_history if "loss" in h])
+
+
+def accumulation_steps(batch_size: int, micro: int, world: int) -> int:
+    """Micro batches per optimizer step, so that micro x processes x steps is the batch (128 in the
+    recipe); a one-line error when that is impossible, instead of quietly training on a smaller one
+    (128 over 3 processes of micro 4 was 10 steps: 120 samples)."""
+    per_step = micro * world
+    if batch_size % per_step:
+        raise TallrecError(f"batch_size {batch_size} is not a multiple of micro_batch_size {micro} x {world} "
+                           f"process(es); pick a process count and micro batch whose product divides {batch_size}")
+    return batch_size // per_step
 
 
 def _own_attention(model, validate: Callable[[], float]) -> Callable[[], float]:
