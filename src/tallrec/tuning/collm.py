@@ -67,8 +67,7 @@ def train_collm(run: str | os.PathLike, valid: Sequence[Sample], out: str | os.P
     """Stage 2 on the rec-tuned run `run`; writes the collm run folder `out` and returns its record."""
     from ..collab.signals import open_signals
     from ..data.fewshot import validation_subset
-    from ..llm.adapters import with_adapter
-    from ..llm.models import load_model
+    from ..llm.adapters import load_base, with_adapter
     from ..llm.soft_tokens import Projector, SoftTokens
     from ..prompts.templates import load_template
 
@@ -82,7 +81,7 @@ def train_collm(run: str | os.PathLike, valid: Sequence[Sample], out: str | os.P
     signals.place(train, "training samples")  # every sample placed before the model loads
     signals.place(vsub, "validation samples")
     torch.manual_seed(cfg.seed)
-    lm = with_adapter(load_model(meta.get("name") or text_cfg.get("model"), text_cfg.get("precision", "auto")), adapter)
+    lm = with_adapter(load_base(meta.get("name") or text_cfg.get("model"), [adapter]), adapter)  # as it trained
     for p in lm.model.parameters():
         p.requires_grad_(False)
     template = load_template(STYLE, lm.tokenizer)

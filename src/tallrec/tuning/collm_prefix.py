@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from tqdm.auto import tqdm
 
 from ..core.errors import ModelError
 from ..data.samples import Sample
@@ -39,7 +40,7 @@ def cache_prefixes(lm, soft, template, samples: Sequence[Sample], cutoff: int, w
     user_id = soft.placeholders[0]
     kw = cache_argument(unwrap_causal_lm(lm.model))
     caches, rests, starts = [], [], []
-    for s in samples:
+    for s in tqdm(samples, desc=f"collm: caching {where}", unit="sample", leave=False):
         ids = encode_prompt(lm.tokenizer, s, cutoff, template)
         if user_id not in ids:
             raise ModelError("collm trains on prompts of the `collm` style only")
