@@ -9,11 +9,11 @@ about 250 tokens, of which 15 are run per step.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..core.errors import ModelError
@@ -53,21 +53,44 @@ def cache_prefixes(lm, soft, template, samples: Sequence[Sample], cutoff: int, w
     return Cached(caches, rests, starts, u, i, [bool(s.label) for s in samples])
 
 
+def _stacked(lm, data: Cached, idx: Sequence[int]):
+    """One cache for samples `idx`: their prefix caches left-padded to the longest, and the mask
+    of those pads (the scorer's left padding, applied to cached keys and values)."""
+    from transformers import DynamicCache
+
+    from ..llm.models import unwrap_causal_lm
+
+    longest = max(data.starts[k] for k in idx)
+    cache = DynamicCache(config=unwrap_causal_lm(lm.model).config)
+    for layer in range(len(data.caches[idx[0]].layers)):
+        pad = [(0, 0, longest - data.starts[k], 0) for k in idx]
+        keys = torch.cat([F.pad(data.caches[k].layers[layer].keys, p) for k, p in zip(idx, pad)])
+        values = torch.cat([F.pad(data.caches[k].layers[layer].values, p) for k, p in zip(idx, pad)])
+        cache.update(keys, values, layer)
+    mask = torch.zeros((len(idx), longest), dtype=torch.long)
+    for j, k in enumerate(idx):
+        mask[j, longest - data.starts[k]:] = 1
+    return cache, mask
+
+
 def pair_logits(lm, soft, answer, data: Cached, idx: Sequence[int]) -> torch.Tensor:
-    """(Yes, No) logits of samples `idx`, the projector's output bound with its gradient."""
+    """(Yes, No) logits of samples `idx` in one forward pass over their rests (every rest is the
+    same template tail, so no padding there), the projector's output bound with its gradient."""
     from ..llm.models import cache_argument, unwrap_causal_lm
 
+    idx = list(idx)
+    soft.embedding.table = soft.projector(data.users[idx], data.items[idx])
+    rests = soft.rewrite([data.rests[k] for k in idx])
+    if len({len(r) for r in rests}) != 1:
+        raise ModelError("collm prompts must end with the same tokens after the soft tokens")
+    cache, mask = _stacked(lm, data, idx)
+    width = len(rests[0])
+    pos = torch.tensor([data.starts[k] for k in idx])[:, None] + torch.arange(width)[None]
+    mask = torch.cat([mask, torch.ones((len(idx), width), dtype=torch.long)], dim=1)
     kw = cache_argument(unwrap_causal_lm(lm.model))
-    soft.embedding.table = soft.projector(data.users[list(idx)], data.items[list(idx)])
-    rows = []
-    for j, k in enumerate(idx):
-        rest = soft.rewrite([data.rests[k]])[0]
-        rest = [t + 2 * j if t >= soft.embedding.offset else t for t in rest]  # sample j of this table
-        pos = torch.arange(data.starts[k], data.starts[k] + len(rest), device=lm.device)[None]
-        out = lm.model(input_ids=torch.tensor([rest], device=lm.device), position_ids=pos, use_cache=True,
-                       logits_to_keep=1, **{kw: copy.deepcopy(data.caches[k])})
-        rows.append(out.logits[0, -1, [answer.yes, answer.no]].float())
-    return torch.stack(rows)
+    out = lm.model(input_ids=torch.tensor(rests, device=lm.device), attention_mask=mask.to(lm.device),
+                   position_ids=pos.to(lm.device), use_cache=True, logits_to_keep=1, **{kw: cache})
+    return out.logits[:, -1, [answer.yes, answer.no]].float()
 
 
 def probabilities(lm, soft, answer, data: Cached, batch: int = 64) -> list[float]:
