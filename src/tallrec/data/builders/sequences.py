@@ -159,7 +159,7 @@ def from_interactions(log: Interactions) -> LeaveOneOut:
     liked_l = ev["liked"].to_numpy(bool)[order].tolist()
     user_ids = users.tolist()
     out, skipped = [], 0
-    for k, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+    for a, b in zip(starts.tolist(), ends.tolist()):
         if b - a < MIN_RATINGS:
             skipped += 1
             continue
