@@ -150,28 +150,28 @@ def run(folder: Path, engine: str, neighbours: int, last: int, n_users: int, see
 
     stages, facts = {}, {}
 
-    def stage(name, fn):
+    def stage(name, fn, *args):
         t = time.perf_counter()
-        out = fn()
+        out = fn(*args)
         stages[name] = {"seconds": round(time.perf_counter() - t, 3), "peak_rss_bytes": peak_rss()}
         print(f"{name}: {stages[name]['seconds']} s, peak {stages[name]['peak_rss_bytes'] / 2**30:.2f} GiB",
               file=sys.stderr, flush=True)
         return out
 
-    log = stage("read", lambda: read_ml25m(folder, engine))
+    log = stage("read", read_ml25m, folder, engine)
     facts["events_read"] = len(log.events)
-    log = stage("filter", lambda: k_core(log, 5))
+    log = stage("filter", k_core, log, 5)
     facts["events_kept"], facts["items_kept"] = len(log.events), int(len(log.items))
-    split = stage("split", lambda: leave_one_out(log))
+    split = stage("split", leave_one_out, log)
     del log
     facts["users"] = len(split.users)
-    knn = stage("knn_fit", lambda: ItemKNN(last=last, neighbours=neighbours).fit(split.train_sequences(), split.rows))
+    knn = stage("knn_fit", ItemKNN(last=last, neighbours=neighbours).fit, split.train_sequences(), split.rows)
     facts["knn_nonzeros"] = int(knn.sim.nnz)
     pipe = CataloguePipeline(split.titles, knn, Popularity().fit([], split.rows))
     users = np.random.default_rng(seed).choice(len(split.users), min(n_users, len(split.users)), replace=False)
     histories = [split.users[k].history("test") for k in users]
     pipe.retrieve(histories[0])                     # warm-up
-    got = stage("recommend", lambda: [pipe.retrieve(h, 20) for h in histories])
+    got = stage("recommend", lambda hs: [pipe.retrieve(h, 20) for h in hs], histories)
     facts["recommended_users"], facts["mean_history"] = len(got), round(float(np.mean([len(h) for h in histories])), 1)
     return {"stages": stages, "ms_per_user": round(stages["recommend"]["seconds"] * 1000 / len(got), 3), **facts}
 
