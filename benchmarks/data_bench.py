@@ -44,7 +44,8 @@ T0, T1 = 789_652_009, 1_574_327_703               # ML-25M's first and last time
 def sizes(scale: float) -> dict:
     s = {k: max(1, round(v * scale)) for k, v in FULL.items()}
     s["items"] = max(s["items"], 2 * MIN_PER_USER)
-    s["ratings"] = max(s["ratings"], s["users"] * MIN_PER_USER)
+    cap = max(MIN_PER_USER, s["items"] // 2)
+    s["ratings"] = min(max(s["ratings"], s["users"] * MIN_PER_USER), s["users"] * cap)   # tiny scales
     return s
 
 
@@ -66,29 +67,37 @@ def activity(rng, users: int, ratings: int, items: int) -> np.ndarray:
 
 
 def draw_items(rng, n: np.ndarray, items: int) -> tuple[np.ndarray, np.ndarray]:
-    """(user, item) pairs, each user's items distinct, item popularity Zipf-like (exponent 1)."""
+    """(user, item) pairs, each user's items distinct: a first draw by Zipf-like popularity
+    (exponent 1), then the users still short topped up uniformly (converges: cap <= half the items)."""
     p = 1.0 / (np.arange(items) + 10.0)
     cdf = np.cumsum(p / p.sum())
     ids = rng.permutation(items) + 1                # popularity rank -> movieId
-    user = np.zeros(0, dtype=np.int64)
-    item = np.zeros(0, dtype=np.int64)
-    need = n.copy()
-    while need.sum() > 0:
-        want = need + need // 4 + 4
-        u_new = np.repeat(np.arange(len(n)), want)
-        i_new = ids[np.minimum(np.searchsorted(cdf, rng.random(len(u_new))), items - 1)]
-        user, item = np.concatenate([user, u_new]), np.concatenate([item, i_new])
-        _, first = np.unique(user * (items + 1) + item, return_index=True)
-        first.sort()                                 # drop repeats, earlier draws first
-        user, item = user[first], item[first]
-        order = np.argsort(user, kind="stable")
-        user, item = user[order], item[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(user)) + 1]
-        rank = np.arange(len(user)) - np.repeat(starts, np.diff(np.r_[starts, len(user)]))
-        keep = rank < n[user]
-        user, item = user[keep], item[keep]
-        need = n - np.bincount(user, minlength=len(n))
+    user = np.repeat(np.arange(len(n)), n + n // 4)
+    item = ids[np.minimum(np.searchsorted(cdf, rng.random(len(user))), items - 1)]
+    user, item = distinct(user, item, n, items)
+    short = np.flatnonzero(np.bincount(user, minlength=len(n)) < n)
+    while len(short):
+        mine = np.isin(user, short)
+        need = n[short] - np.bincount(user[mine], minlength=len(n))[short]
+        u_new = np.repeat(short, 2 * need + 4)
+        i_new = rng.integers(1, items + 1, len(u_new))
+        u2, i2 = distinct(np.concatenate([user[mine], u_new]), np.concatenate([item[mine], i_new]), n, items)
+        user, item = np.concatenate([user[~mine], u2]), np.concatenate([item[~mine], i2])
+        short = short[np.bincount(u2, minlength=len(n))[short] < n[short]]
     return user, item
+
+
+def distinct(user, item, n, items):
+    """The pairs without repeats (earlier first), at most n[user] per user, grouped by user."""
+    _, first = np.unique(user * (items + 1) + item, return_index=True)
+    first.sort()
+    user, item = user[first], item[first]
+    order = np.argsort(user, kind="stable")
+    user, item = user[order], item[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(user)) + 1]
+    rank = np.arange(len(user)) - np.repeat(starts, np.diff(np.r_[starts, len(user)]))
+    keep = rank < n[user]
+    return user[keep], item[keep]
 
 
 def generate(folder: Path, scale: float, seed: int) -> dict:
