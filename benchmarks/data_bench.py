@@ -18,7 +18,8 @@ half stars. It is written first (in a child process, so its memory is not counte
     python benchmarks/data_bench.py --json OUT [--scale 0.01] [--workdir DIR] [--engine pyarrow]
 
 `stages.<name>.peak_rss_bytes` is the absolute peak RSS of the process after the stage
-(getrusage ru_maxrss), so it never decreases from one stage to the next.
+(getrusage ru_maxrss), so it never decreases from one stage to the next; `cpu_seconds` is the
+process's CPU time in the stage (on a shared machine, wall `seconds` include waiting for a core).
 """
 
 from __future__ import annotations
@@ -160,9 +161,10 @@ def run(folder: Path, engine: str, neighbours: int, last: int, n_users: int, see
     stages, facts = {}, {}
 
     def stage(name, fn, *args):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn(*args)
-        stages[name] = {"seconds": round(time.perf_counter() - t, 3), "peak_rss_bytes": peak_rss()}
+        stages[name] = {"seconds": round(time.perf_counter() - t, 3), "peak_rss_bytes": peak_rss(),
+                        "cpu_seconds": round(time.process_time() - c, 3)}
         print(f"{name}: {stages[name]['seconds']} s, peak {stages[name]['peak_rss_bytes'] / 2**30:.2f} GiB",
               file=sys.stderr, flush=True)
         return out

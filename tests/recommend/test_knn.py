@@ -53,6 +53,8 @@ def test_keep_top_and_top_k():
     m = sparse.csr_matrix(np.array([[0, 3, 1, 3, 2], [5, 0, 0, 0, 0]], dtype=float))
     kept = keep_top(m, 2).toarray()
     assert kept.tolist() == [[0, 3, 0, 3, 0], [5, 0, 0, 0, 0]]   # ties keep the lower column
+    shuffled = sparse.csr_matrix((np.array([2.0, 3, 1, 3]), np.array([4, 3, 2, 1]), np.array([0, 4])), shape=(1, 5))
+    assert keep_top(shuffled, 1).toarray().tolist() == [[0, 3, 0, 0, 0]]   # unsorted columns: still the lower
     rng = np.random.default_rng(1)
     for _ in range(300):
         s = rng.integers(0, 4, size=rng.integers(1, 60)).astype(float)
