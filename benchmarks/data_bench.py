@@ -7,7 +7,7 @@ The log is synthetic and seeded, shaped like MovieLens-25M at --scale 1 (25,000,
 half stars. It is written first (in a child process, so its memory is not counted) as ML-25M's
 `ratings.csv` (userId,movieId,rating,timestamp) and `movies.csv` (movieId,title,genres), then:
 
-* read: ratings.csv + movies.csv -> Interactions (pandas `read_csv`, --engine pyarrow or c;
+* read: ratings.csv + movies.csv -> Interactions (pandas `read_csv`, --engine c (default) or pyarrow;
   like = rating > 3);
 * filter: 5-core (tallrec.data.filters.k_core);
 * split: leave-one-out (tallrec.data.builders.sequences.leave_one_out);
@@ -192,7 +192,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--json", type=Path, required=True, help="Where to write the result.")
     ap.add_argument("--scale", type=float, default=1.0, help="Fraction of MovieLens-25M's size (default 1).")
     ap.add_argument("--workdir", type=Path, default=None, help="Folder for the generated CSVs (kept; reused).")
-    ap.add_argument("--engine", choices=("pyarrow", "c"), default="pyarrow", help="pandas read_csv engine.")
+    ap.add_argument("--engine", choices=("c", "pyarrow"), default="c",
+                    help="pandas read_csv engine (c: faster and 1.1 GiB less than pyarrow on 25M rows, 2 cores).")
     ap.add_argument("--neighbours", type=int, default=200, help="item-kNN neighbours kept per item.")
     ap.add_argument("--last", type=int, default=5, help="item-kNN: history items read.")
     ap.add_argument("--users", type=int, default=1000, help="Users recommended to.")
