@@ -1,6 +1,7 @@
 """Catalogue recommendation benchmark: retrievers, the LLM rerank of the best one, and the blend.
 
-Protocol (tallrec.data.builders.sequences): MovieLens-100K leave-one-out over the full catalogue,
+Protocol (tallrec.data.builders.sequences): leave-one-out of --data (any log `read_log` reads;
+default MovieLens-100K) over the full catalogue,
 every rating an interaction; per user the last rating is the test target, the one before the
 validation target; rated items are never ranked; ties in the target's favour
 (tallrec.recommend.metrics). Steps:
@@ -25,7 +26,7 @@ validation target; rated items are never ranked; ties in the target's favour
    the LLM's rerank of the top --n, the blend), through a recommender folder whose blend uses the
    LLM, timed on --time-users users after one warm-up call (the first pointwise LLM row's model).
 
-    python benchmarks/recommend_bench.py [--users 100] [--n 20] [--llm untuned --llm RUN ...] [--json FILE]
+    python benchmarks/recommend_bench.py [--data LOG [--format F]] [--users 100] [--n 20] [--llm untuned --llm RUN ...] [--json FILE]
 
 `--no-llm` stops after step 2. The LLM call is isolated in `llm_scorer`.
 """
@@ -43,12 +44,13 @@ import numpy as np
 
 from tallrec.core.paths import data_dir
 from tallrec.data.builders.sequences import leave_one_out
+from tallrec.data.readers import read_log
 from tallrec.recommend.blend import Blend, blend_json, blended_ranks, fit_blend
 from tallrec.recommend.loo import retriever_eval
 from tallrec.recommend.metrics import loo_per_user, paired_bootstrap
 from tallrec.recommend.retrievers import fit_on_split
 
-PROTOCOL = ("movielens-100k leave-one-out, full catalogue: per user (ratings stably time-sorted) last = test, "
+PROTOCOL = ("leave-one-out of the log (`data`; MovieLens-100K by default), full catalogue: per user (ratings stably time-sorted) last = test, "
             "previous = validation, rest = training; every rating an interaction; rated items excluded; "
             "ties in the target's favour; settings and blend chosen on validation")
 
@@ -166,14 +168,15 @@ def time_recommend(a, split, best: str, settings: dict, adapter: str | None, use
     from tallrec.recommend.recommender import Recommender
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = build_recommender_folder(Path(tmp) / "rec", a.data or data_dir() / "ml-100k", best, settings,
+        folder = build_recommender_folder(Path(tmp) / "rec", a.log, best, settings,
                                           blend=Blend("weight", "score", 0.5, 0.5, a.n), adapter=adapter, n=a.n)
         rec = Recommender.load(adapter, model=a.model, precision=a.precision, catalogue=folder)
         people = []
         for u in users:   # every rating before the test target, as a real user's profile
             k = u.cut("test")
-            people.append(User(liked=[split.titles[i] for i, r in zip(u.items[:k], u.ratings[:k]) if r > 3],
-                               disliked=[split.titles[i] for i, r in zip(u.items[:k], u.ratings[:k]) if r <= 3]))
+            flags = u.liked if u.liked is not None else [r > 3 for r in u.ratings]
+            people.append(User(liked=[split.titles[i] for i, f in zip(u.items[:k], flags[:k]) if f],
+                               disliked=[split.titles[i] for i, f in zip(u.items[:k], flags[:k]) if not f]))
         rec.recommend(people[0], k=10)
         times, stages = [], set()
         for person in people:
@@ -213,7 +216,8 @@ def score_subset(split, ev, users, score, stage: str, pos=None) -> tuple[np.ndar
             continue
         u = ev.users[k]
         liked, disliked = split.tallrec_history(u, stage)
-        cands = [{"id": int(i), "title": split.titles[int(i)]} for i in ev.top_ids[k]]
+        cands = [{"id": int(i) if split.item_ids is None else split.item_ids[int(i)], "title": split.titles[int(i)]}
+                 for i in ev.top_ids[k]]
         out.append(score(liked, disliked, cands))
         scored += 1
         if scored % 25 == 0:
@@ -236,7 +240,8 @@ def figures(ranks) -> dict:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=None, help="MovieLens-100K folder (default: DATA_DIR/ml-100k)")
+    ap.add_argument("--data", default=None, help="interaction log, folder or file (default: DATA_DIR/ml-100k)")
+    ap.add_argument("--format", default=None, help="the log's format (default: detected; tallrec.data.readers)")
     ap.add_argument("--retrievers", default="popularity,itemknn,sasrec")
     ap.add_argument("--sasrec-epochs", type=int, default=200, help="most SASRec epochs (the best on validation is kept)")
     ap.add_argument("--users", type=int, default=100, help="seeded subset of users the LLM reranks for")
@@ -256,8 +261,10 @@ def main(argv=None) -> dict:
     check_specs(ap, (a.llm or []) + (a.adapter or []))
 
     t_all = time.perf_counter()
-    split = leave_one_out(a.data or data_dir() / "ml-100k")
-    out: dict = {"protocol": PROTOCOL, "users": None, "users_all": len(split.users), "n": a.n, "seed": a.seed}
+    a.log = read_log(a.data or data_dir() / "ml-100k", a.format)
+    split = leave_one_out(a.log)
+    out: dict = {"protocol": PROTOCOL, "data": a.log.source, "data_checksum": a.log.checksum(), "users": None,
+                 "users_all": len(split.users), "n": a.n, "seed": a.seed}
     retrievers, evals, details = {}, {}, {}
     for name in [r.strip() for r in a.retrievers.split(",") if r.strip()]:
         t0 = time.perf_counter()

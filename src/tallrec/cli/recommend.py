@@ -74,23 +74,24 @@ def recommend(
 
 
 def resolve_data(data: str, data_dir: Path | None) -> Path:
-    """A folder, or a name under the data folder (ml-100k)."""
+    """A log (folder or file), or a folder's name under the data folder (ml-100k)."""
     from ..core.paths import data_dir as default_dir
 
     p = Path(data).expanduser()
-    if p.is_dir():
+    if p.exists():
         return p
     q = default_dir(data_dir) / data
     if q.is_dir():
         return q
-    raise DataError(f"{data}: no such data folder (give a MovieLens-100K folder or a name under "
+    raise DataError(f"{data}: no such data folder or log file (give a log, e.g. a MovieLens-100K folder, or a name under "
                     f"{default_dir(data_dir)}, e.g. ml-100k)")
 
 
 @recommend_app.command("build")
 def build(
     out: Annotated[Path, typer.Option("--out", help="Recommender folder to write.")],
-    data: Annotated[str, typer.Option("--data", help="MovieLens-100K folder or its name in the data folder.")] = "ml-100k",
+    data: Annotated[str, typer.Option("--data", help="Interaction log (folder or file) or its name in the data folder.")] = "ml-100k",
+    format: Annotated[str | None, typer.Option("--format", help="The log's format (default: detected).")] = None,
     retriever: Annotated[str, typer.Option("--retriever", help="popularity, itemknn or sasrec.")] = "itemknn",
     last: Annotated[int | None, typer.Option("--last", min=1,
                     help="item-kNN: history items used (default: chosen on validation).")] = None,
@@ -115,6 +116,6 @@ def build(
             raise DataError("--epochs applies to --retriever sasrec only")
         settings["epochs"] = epochs
     path = build_recommender_folder(out, resolve_data(data, data_dir), retriever, settings, catalogue, blend,
-                                    adapter, n)
+                                    adapter, n, format)
     cfg = json.loads((path / "config.json").read_text())
     typer.echo(f"wrote {path} ({cfg['retriever']} {json.dumps(cfg['settings'])}, {cfg['items']} items)")

@@ -86,7 +86,8 @@ class Interactions:
             h = hashlib.sha256()
             for col in EVENT_COLUMNS:
                 values = self.events[col]
-                if values.dtype == object or pd.api.types.is_string_dtype(values):  # pandas 3 "str" ids too
+                if not (pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
+                    # str ids (object or pandas' str dtype): their text, never the object pointers
                     h.update("\x1f".join(map(str, values.tolist())).encode())
                 else:
                     h.update(np.ascontiguousarray(values.to_numpy()).tobytes())

@@ -2,11 +2,12 @@
 
 A recommender folder (`build_recommender_folder`, written atomically) holds
 
-    catalogue.csv   id,title of every item (UTF-8)
+    catalogue.csv   id,title of every item (UTF-8); ids are the log's own (str ids: a row per line)
     retriever/      the fitted retriever (retrievers.py: retriever.json + its state)
     popularity.npz  item counts: the fallback for a user with no history
     blend.json      how retriever and LLM scores combine (blend.py; default: the retriever alone)
-    config.json     retriever, n, the TALLRec history rule, the data it was fitted on, the adapter
+    config.json     retriever, n, the TALLRec history rule, the log it was fitted on (path, format,
+                    `Interactions.checksum()`), how ids map to score rows, the adapter
 
 `load_recommender_folder(path)` gives a `CataloguePipeline`:
 
@@ -76,13 +77,27 @@ def read_catalogue(path: str | os.PathLike) -> dict[int, str]:
     return titles
 
 
-def catalogue_csv(titles: dict[int, str]) -> bytes:
+def catalogue_csv(titles: dict[int, str], item_ids: Sequence | None = None) -> bytes:
+    """id,title in row order; `item_ids` (row -> source id) writes the source's ids instead of rows."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["id", "title"])
     for i in sorted(titles):
-        w.writerow([i, titles[i]])
+        w.writerow([i if item_ids is None else item_ids[i], titles[i]])
     return buf.getvalue().encode()
+
+
+def read_source_catalogue(path: Path) -> tuple[dict[int, str], tuple]:
+    """A catalogue.csv whose ids are the source's own strings: (row -> title, row -> id), row = line."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: unreadable catalogue ({str(e).splitlines()[0]})") from None
+    if list(df.columns[:2]) != ["id", "title"] or df.empty or df["id"].duplicated().any():
+        raise DataError(f"{path}: catalogue needs columns id,title and one line per distinct id")
+    return dict(zip(range(1, len(df) + 1), df["title"].tolist())), (None, *df["id"].tolist())
 
 
 @dataclass
@@ -95,6 +110,7 @@ class Retrieval:
     stage: str        # "retriever" or "popularity-fallback"
     note: str = ""
     history: list[int] = field(default_factory=list)   # the history's item ids, oldest first
+    rows: list[int] = field(default_factory=list)      # the candidates' catalogue rows (ids are the source's)
 
     def __iter__(self):
         return iter((self.ids, self.scores))
@@ -117,9 +133,11 @@ class CataloguePipeline:
     n: int = DEFAULT_N
     adapter: str | None = None
     config: dict = field(default_factory=dict)
+    item_ids: tuple | None = None   # row -> the source's id (str ids); None: the ids are the rows
 
     def __post_init__(self):
         self.rows = self.retriever.rows
+        self.by_source = {} if self.item_ids is None else {v: r for r, v in enumerate(self.item_ids) if r}
         self.known = np.zeros(self.rows, dtype=bool)
         ids = [i for i in self.titles if i < self.rows]
         self.known[ids] = True
@@ -143,9 +161,11 @@ class CataloguePipeline:
         """The catalogue id of an id, a title or an {"id", "title"} record; DataError if unknown."""
         if isinstance(item, dict):
             item = item["id"] if "id" in item else item.get("title")
-        if isinstance(item, str):
+        if self.item_ids is not None and item in self.by_source:
+            return self.by_source[item]
+        if isinstance(item, str) or self.item_ids is not None:
             if item not in self.by_title:
-                raise DataError(f"{where}: {item[:80]!r} is not in the catalogue")
+                raise DataError(f"{where}: {str(item)[:80]!r} is not in the catalogue")
             return self.by_title[item]
         try:
             return check_history([item], self.rows, self.known)[0]
@@ -168,8 +188,10 @@ class CataloguePipeline:
         from .loo import top_n
 
         top = top_n(scores, ranked, n)
-        return Retrieval([int(i) for i in top], [float(scores[i]) for i in top], [self.titles[int(i)] for i in top],
-                         stage, note, ids)
+        rows = [int(i) for i in top]
+        out = rows if self.item_ids is None else [self.item_ids[i] for i in rows]   # the source's own ids
+        return Retrieval(out, [float(scores[i]) for i in rows], [self.titles[i] for i in rows], stage, note, ids,
+                         rows)
 
     def combine(self, retriever_scores: Sequence[float], p_yes: Sequence[float] | None) -> np.ndarray:
         return self.blend.combine(retriever_scores, p_yes)
@@ -211,34 +233,45 @@ class CataloguePipeline:
             note = "blend keeps the retriever alone"
         final = self.combine(r.scores, p_yes) if p_yes is not None else np.asarray(r.scores)
         order = np.argsort(-final, kind="stable")[:k]
-        why = self.retriever.because(r.history, [r.ids[i] for i in order]) if r.history else [[] for _ in order]
+        why = self.retriever.because(r.history, [r.rows[i] for i in order]) if r.history else [[] for _ in order]
         items = [{"id": r.ids[i], "title": r.titles[i], "score": float(final[i]), "retriever_score": r.scores[i],
                   "p_yes": None if p_yes is None else p_yes[i], "because": [self.titles[h] for h in w]}
                  for i, w in zip(order, why)]
         return Recommendation(items, stage, note, len(r.ids))
 
 
-def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, retriever: str = "itemknn",
+def build_recommender_folder(out: str | os.PathLike, data, retriever: str = "itemknn",
                              settings: dict | None = None, catalogue: str | os.PathLike | None = None,
                              blend: Blend | str | os.PathLike | None = None, adapter: str | os.PathLike | None = None,
-                             n: int = DEFAULT_N) -> Path:
-    """Fit `retriever` on the training parts of the leave-one-out split of `data` (a MovieLens folder)
-    and write the recommender folder `out` atomically; settings not given are chosen on validation."""
-    from ..core.io import atomic_dir, check_writable, sha256_file
+                             n: int = DEFAULT_N, format: str | None = None) -> Path:
+    """Fit `retriever` on the training parts of the leave-one-out split of `data` (an `Interactions`
+    table, or a log path read through `read_log` as `format`) and write the recommender folder `out`
+    atomically; settings not given are chosen on validation."""
+    from ..core.io import atomic_dir, check_writable
     from ..data.builders.sequences import LeaveOneOut, leave_one_out
+    from ..data.interactions import Interactions
     from .retrievers import fit_on_split
 
     if n < 1:
         raise DataError(f"n must be at least 1, got {n}")
     check_writable(out)
+    if not isinstance(data, Interactions):
+        from ..data.readers import read_log
+
+        if not Path(data).exists():
+            raise DataError(f"{data}: no such file or folder (expected an interaction log)")
+        data = read_log(data, format)
     split = leave_one_out(data)
     titles = split.titles
+    if catalogue is not None and split.item_ids is not None:
+        raise DataError(f"{catalogue}: a catalogue CSV replaces titles of integer item ids only; this log's ids "
+                        "are strings (give the titles in the log's item table)")
     if catalogue is not None:
         titles = read_catalogue(catalogue)
         missing = sorted({i for u in split.users for i in u.items} - set(titles))
         if missing:
             raise DataError(f"{catalogue}: item {missing[0]} of the interactions has no title ({len(missing)} missing)")
-        split = LeaveOneOut(split.users, titles, split.skipped)
+        split = LeaveOneOut(split.users, titles, split.skipped, None, split.source, split.checksum)
     if blend is not None and not isinstance(blend, Blend):
         blend = Blend.load(blend)
     blend = blend or Blend(n=n, fitted={"kept": "retriever (no blend given)"})
@@ -248,20 +281,29 @@ def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, re
         find_adapter(adapter)  # a missing or wrong folder is refused before any fitting
     fitted, selection = fit_on_split(retriever, split, settings)
     pop = Popularity().fit(split.train_sequences(), split.rows)
-    raw = Path(data)
     config = {"format": FORMAT, "retriever": retriever, "settings": fitted.settings(), "selection": selection,
               "n": n, "tallrec_history": TALLREC_HISTORY, "like_above": 3, "items": len(titles),
-              "data": str(raw), "data_sha256": {f: sha256_file(raw / f) for f in ("u.data", "u.item")
-                                                if (raw / f).is_file()},
+              **source_record(data, format), "item_ids": "rows" if split.item_ids is None else "source",
               "fitted_on": "training parts of the leave-one-out split (last two ratings per user held out)",
               "adapter": None if adapter is None else str(Path(adapter).resolve())}
     with atomic_dir(out) as tmp:
-        (tmp / "catalogue.csv").write_bytes(catalogue_csv(titles))
+        (tmp / "catalogue.csv").write_bytes(catalogue_csv(titles, split.item_ids))
         fitted.save(tmp / "retriever")
         np.savez(tmp / "popularity.npz", counts=pop.counts)
         blend.save(tmp / "blend.json")
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return Path(out)
+
+
+def source_record(log, format: str | None) -> dict:
+    """What config.json says of the log: its path, format, `Interactions.checksum()`, and the
+    sha256 of MovieLens-100K's files when the log is that folder (as before)."""
+    from ..core.io import sha256_file
+
+    raw = Path(log.source) if log.source else None
+    files = {f: sha256_file(raw / f) for f in ("u.data", "u.item")
+             if raw is not None and raw.is_dir() and (raw / f).is_file()}
+    return {"data": log.source, "data_format": format, "data_checksum": log.checksum(), "data_sha256": files}
 
 
 def load_recommender_folder(path: str | os.PathLike) -> CataloguePipeline:
@@ -273,7 +315,11 @@ def load_recommender_folder(path: str | os.PathLike) -> CataloguePipeline:
     config = read_json(p / "config.json")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise DataError(f"{p / 'config.json'}: not a {FORMAT} config")
-    titles = read_catalogue(p / "catalogue.csv")
+    item_ids = None
+    if config.get("item_ids") == "source":
+        titles, item_ids = read_source_catalogue(p / "catalogue.csv")
+    else:
+        titles = read_catalogue(p / "catalogue.csv")
     retriever = load_retriever(p / "retriever")
     pop = Popularity()
     pop.rows = retriever.rows
@@ -281,4 +327,4 @@ def load_recommender_folder(path: str | os.PathLike) -> CataloguePipeline:
     if len(pop.counts) != retriever.rows or max(titles) >= retriever.rows:
         raise DataError(f"{p}: catalogue, retriever and popularity disagree on the item ids")
     return CataloguePipeline(titles, retriever, pop, Blend.load(p / "blend.json"), int(config.get("n", DEFAULT_N)),
-                             config.get("adapter"), config)
+                             config.get("adapter"), config, item_ids)

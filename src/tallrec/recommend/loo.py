@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.builders.sequences import LeaveOneOut, UserSequence
+from .knn import top_k
 from .metrics import (
     SAMPLED_NEGATIVES,
     catalogue_rank,
@@ -42,9 +43,7 @@ class StageEval:
 
 def top_n(scores: np.ndarray, ranked: np.ndarray, n: int) -> np.ndarray:
     """The ids of the `n` best ranked rows (`ranked` mask), best first, ties by lower id."""
-    s = np.where(ranked, scores, -np.inf)
-    order = np.lexsort((np.arange(len(s)), -s))
-    return order[:min(n, int(ranked.sum()))]
+    return top_k(np.where(ranked, scores, -np.inf), min(n, int(ranked.sum())))
 
 
 def retriever_eval(split: LeaveOneOut, retriever, stage: str, users=None, n: int = 20,

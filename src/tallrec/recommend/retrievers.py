@@ -97,41 +97,46 @@ class Popularity(Retriever):
 
 
 class ItemKNN(Retriever):
+    """Sparse item-kNN; `neighbours` keeps each item's N most similar items (None: all), so memory
+    grows with users x items rated and items x N, never items squared (see `cosine_topn`)."""
+
     name = "itemknn"
 
-    def __init__(self, last: int = 5):
+    def __init__(self, last: int = 5, neighbours: int | None = None):
         if last < 1:
             raise DataError(f"item-kNN: last must be at least 1, got {last}")
-        self.last = last
+        if neighbours is not None and neighbours < 1:
+            raise DataError(f"item-kNN: neighbours must be at least 1, got {neighbours}")
+        self.last, self.neighbours = last, neighbours
 
     def settings(self) -> dict:
-        return {"last": self.last}
+        return {"last": self.last} if self.neighbours is None else {"last": self.last, "neighbours": self.neighbours}
 
     def fit(self, sequences, rows: int, valid=None) -> ItemKNN:
-        from scipy import sparse
-
         self.rows = rows
-        users = [np.unique(np.asarray(s, dtype=np.int64)) for s in sequences]
-        indptr = np.cumsum([0] + [len(u) for u in users])
-        indices = np.concatenate(users) if users else np.zeros(0, dtype=np.int64)
-        x = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(users), rows))
-        co = (x.T @ x).tocsr()
-        n = co.diagonal()
-        inv = np.zeros(rows)
-        inv[n > 0] = 1.0 / np.sqrt(n[n > 0])
-        sim = sparse.diags(inv) @ co @ sparse.diags(inv)
-        sim.setdiag(0)
-        sim.eliminate_zeros()
-        self.sim = sim.tocsr()
+        from .knn import cosine_topn
+
+        self.sim = cosine_topn(sequences, rows, self.neighbours)
         self.counts = popularity_counts(sequences, rows)
+        self._tie = None
         return self
 
+    def with_last(self, last: int) -> ItemKNN:
+        """The same fitted similarities read over the last `last` history items (no refit)."""
+        other = ItemKNN(last, self.neighbours)
+        other.rows, other.sim, other.counts, other._tie = self.rows, self.sim, self.counts, None
+        return other
+
+    def tie(self) -> np.ndarray:
+        if getattr(self, "_tie", None) is None:
+            self._tie = TIE * self.counts / (self.counts.max() + 1.0)
+        return self._tie
+
     def scores(self, history: Sequence[int]) -> np.ndarray:
-        tie = TIE * self.counts / (self.counts.max() + 1.0)
         recent = list(history)[-self.last:]
         if not recent:
-            return tie
-        return np.asarray(self.sim[recent].sum(axis=0)).ravel() + tie
+            return self.tie().copy()
+        return np.asarray(self.sim[recent].sum(axis=0)).ravel() + self.tie()
 
     def because(self, history: Sequence[int], items: Sequence[int]) -> list[list[int]]:
         """For each of `items`, the items of the history's last `last` whose similarity to it added to
@@ -156,6 +161,7 @@ class ItemKNN(Retriever):
         except (OSError, ValueError) as e:
             raise DataError(f"{folder / 'itemknn.npz'}: unreadable ({str(e).splitlines()[0]})") from None
         self.counts = _npz(folder / "popularity.npz")["counts"]
+        self._tie = None
 
 
 @dataclass
@@ -368,12 +374,11 @@ def fit_on_split(name: str, split, settings: dict | None = None) -> tuple[Retrie
     settings = dict(settings or {})
     train = split.train_sequences()
     if name == "itemknn" and "last" not in settings:
-        tried = {}
+        fitted, tried = ItemKNN(last=1, **settings).fit(train, split.rows), {}   # `last` needs no refit
         for last in KNN_LAST:
-            r = ItemKNN(last=last).fit(train, split.rows)
-            tried[last] = retriever_eval(split, r, "valid", n=1).metrics()["ndcg@10"]
+            tried[last] = retriever_eval(split, fitted.with_last(last), "valid", n=1).metrics()["ndcg@10"]
         best = max(tried, key=lambda k: (tried[k], -k))
-        return ItemKNN(last=best).fit(train, split.rows), {"on": "validation ndcg@10", "last": tried, "chosen": best}
+        return fitted.with_last(best), {"on": "validation ndcg@10", "last": tried, "chosen": best}
     r = make_retriever(name, **settings)
     if name == "sasrec":
         r.fit(train, split.rows, valid=valid_targets(split))
