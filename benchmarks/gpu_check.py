@@ -225,7 +225,7 @@ def http_step(model: str, device: str, timeout: float = 180.0) -> dict:
     import httpx
 
     port = free_port()
-    cmd = [sys.executable, "-m", "tallrec", "serve", "--no-adapter", "--model", model, "--device", device,
+    cmd = [sys.executable, "-m", "tallrec", "serve", "--adapter", "none", "--model", model, "--device", device,
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -276,7 +276,7 @@ def torchrun_step(model: str, work: Path, device: str) -> dict:
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1", "--master_port",
-           str(free_port()), "-m", "tallrec", "rank", "--no-adapter", "--model", model, "--users", str(users),
+           str(free_port()), "-m", "tallrec", "rank", "--adapter", "none", "--model", model, "--users", str(users),
            "--out", str(out), "--k", "2"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     if proc.returncode:
