@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ..core.defaults import DEFAULT_BATCH_SIZE
+from ..core.defaults import DEFAULT_BATCH_SIZE, DEFAULT_BLEND_USERS
 from ..core.errors import DataError
 from . import app
 from .options import (
@@ -113,9 +113,19 @@ def build(
     epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="SASRec: most epochs.")] = None,
     items: Annotated[Path | None, typer.Option("--items",
                      help="CSV with id,title replacing u.item's titles.")] = None,
-    blend: Annotated[Path | None, typer.Option("--blend", help="blend.json (default: the retriever alone).")] = None,
-    adapter: Annotated[Path | None, typer.Option("--adapter", help="Run or adapter folder for the rerank.")] = None,
+    blend: Annotated[Path | None, typer.Option("--blend", help="blend.json to use instead of fitting one "
+                     "(default: fitted with --adapter, else the retriever alone).")] = None,
+    adapter: Annotated[str | None, typer.Option(
+        "--adapter", help="Run folder (holding adapter/) or adapter folder of the LLM rerank; `none`: the untuned "
+        "base model. The blend of the retriever and its P(Yes) is fitted and gated on --blend-users validation "
+        "users and written into the folder.")] = None,
     n: Annotated[int, typer.Option("--n", min=1, help="Candidates the LLM reranks.")] = 20,
+    blend_users: Annotated[int, typer.Option("--blend-users", min=1, help="Validation users the blend is "
+                                             "fitted on.")] = DEFAULT_BLEND_USERS,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = "auto",
+    batch_size: BatchSizeOpt = DEFAULT_BATCH_SIZE,
     data_dir: DataDirOpt = None,
 ):
     """Fit the retriever on the leave-one-out training parts and write the recommender folder."""
@@ -130,7 +140,10 @@ def build(
         if retriever != "sasrec":
             raise DataError("--epochs applies to --retriever sasrec only")
         settings["epochs"] = epochs
+    opts = {"model": model, "device": device, "precision": precision, "batch_size": batch_size}
     path = build_recommender_folder(out, resolve_data(data, data_dir), retriever, settings, items, blend,
-                                    adapter, n)
+                                    adapter, n, fit_blend_on=blend_users, model=opts)
     cfg = json.loads((path / "config.json").read_text())
-    typer.echo(f"wrote {path} ({cfg['retriever']} {json.dumps(cfg['settings'])}, {cfg['items']} items)")
+    kept = json.loads((path / "blend.json").read_text()).get("fitted", {}).get("kept", "")
+    typer.echo(f"wrote {path} ({cfg['retriever']} {json.dumps(cfg['settings'])}, {cfg['items']} items; "
+               f"blend: {kept or 'the retriever alone'})")

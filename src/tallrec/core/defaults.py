@@ -25,3 +25,6 @@ history items are dropped to fit."""
 DEFAULT_BATCH_SIZE = 32
 """Sequences scored in one forward pass (a sample's prompt, or a candidate after a shared user
 prefix): `--batch-size` of evaluate, predict, calibrate, rank, recommend and serve."""
+
+DEFAULT_BLEND_USERS = 100
+"""Validation users a catalogue blend is fitted and gated on (`recommend build --adapter`)."""

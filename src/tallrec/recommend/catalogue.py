@@ -182,6 +182,9 @@ class CataloguePipeline:
         titles with when the blend uses the LLM (else None). The server awaits the LLM in between."""
         if k < 1:
             raise DataError(f"k must be at least 1, got {k}")
+        if n is not None and self.blend.uses_llm and n != self.blend.n:
+            raise DataError(f"n {n}: this folder's blend was fitted for the retriever's top {self.blend.n}; "
+                            f"give n={self.blend.n} or rebuild the folder with --n {n}")
         liked = [True] * len(history) if liked is None else list(liked)
         r = self.retrieve(history, n)
         ask = self.tallrec_history(history, liked) if r.stage == "retriever" and self.blend.uses_llm else None
@@ -206,9 +209,12 @@ class CataloguePipeline:
 def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, retriever: str = "itemknn",
                              settings: dict | None = None, catalogue: str | os.PathLike | None = None,
                              blend: Blend | str | os.PathLike | None = None, adapter: str | os.PathLike | None = None,
-                             n: int = DEFAULT_N) -> Path:
+                             n: int = DEFAULT_N, fit_blend_on: int | None = None, model: dict | None = None) -> Path:
     """Fit `retriever` on the training parts of the leave-one-out split of `data` (a MovieLens folder)
-    and write the recommender folder `out` atomically; settings not given are chosen on validation."""
+    and write the recommender folder `out` atomically; settings not given are chosen on validation.
+    `catalogue` is a CSV of item titles (id,title). With `fit_blend_on` users and no `blend`, the
+    blend of the retriever and `adapter`'s P(Yes) ("none": the untuned model) is fitted and gated on
+    those users' validation stage (blend_fit.py); `model` holds Recommender.load's model options."""
     from ..core.io import atomic_dir, check_writable, sha256_file
     from ..data.builders.sequences import LeaveOneOut, leave_one_out
     from .retrievers import fit_on_split
@@ -226,12 +232,18 @@ def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, re
         split = LeaveOneOut(split.users, titles, split.skipped)
     if blend is not None and not isinstance(blend, Blend):
         blend = Blend.load(blend)
-    blend = blend or Blend(n=n, fitted={"kept": "retriever (no blend given)"})
+    if blend is not None and blend.uses_llm and blend.n != n:
+        raise DataError(f"the blend was fitted for {blend.n} candidates, not --n {n}: refit it for {n}")
+    untuned = adapter is not None and str(adapter) == "none"
+    adapter = None if untuned else adapter
     if adapter is not None:
         from ..llm.adapters import find_adapter
 
         find_adapter(adapter)  # a missing or wrong folder is refused before any fitting
     fitted, selection = fit_on_split(retriever, split, settings)
+    if blend is None and fit_blend_on and (adapter is not None or untuned):
+        blend = _fitted_blend(split, fitted, adapter or "none", n, fit_blend_on, model or {})
+    blend = blend or Blend(n=n, fitted={"kept": "retriever (no blend given)"})
     pop = Popularity().fit(split.train_sequences(), split.rows)
     raw = Path(data)
     config = {"format": FORMAT, "retriever": retriever, "settings": fitted.settings(), "selection": selection,
@@ -247,6 +259,20 @@ def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, re
         blend.save(tmp / "blend.json")
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return Path(out)
+
+
+def _fitted_blend(split, retriever, adapter: str | os.PathLike, n: int, users: int, model: dict) -> Blend:
+    """The blend of `retriever` and the adapter's P(Yes), fitted and gated on validation users."""
+    from ..data.users import User
+    from .blend_fit import fit_validation_blend
+    from .recommender import Recommender
+
+    rec = Recommender.load(adapter, **model)
+
+    def score(liked: list[str], disliked: list[str], candidates: list[dict]) -> list[float]:
+        return rec.score(User(liked=liked, disliked=disliked), candidates)
+
+    return fit_validation_blend(split, retriever, score, n, users)
 
 
 def load_recommender_folder(path: str | os.PathLike) -> CataloguePipeline:
