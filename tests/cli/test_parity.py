@@ -77,3 +77,12 @@ def test_train_and_evaluate_equal_their_python_twins(run_cli, files, tiny_model_
                            "--out", files / "ev512", "--precision", "fp32", "--cutoff", "512")
     assert code == 0, err
     assert (files / "ev512" / "scores.jsonl").read_text() != (files / "ev" / "scores.jsonl").read_text()
+
+
+def test_load_takes_what_recommender_load_takes(tiny_model_dir):
+    rec = tallrec.load("none", model=str(tiny_model_dir), precision="fp32", device="cpu", batch_size=3, cutoff=200,
+                       domain="book")
+    assert (rec.cutoff, rec.engine.batch_size, rec.domain, rec.adapter) == (200, 3, "book", None)
+    top = rec.rank(tallrec.User(liked=["A (1990)"], disliked=[]), ["B (1991)", tallrec.Item(title="C", id=7)], k=None)
+    assert all(isinstance(r.item, tallrec.Item) for r in top)  # a bare title comes back as an Item
+    assert {r.item.id for r in top} == {None, 7}
