@@ -292,11 +292,16 @@ def test_page_runs(page: Path, docs_workdir, tiny_model_dir, shared_data, monkey
 
 
 CODE_WIDTH = 88
+# The serving page is being rewritten apart (the serve-page work); its blocks join the check then.
+WIDTH_PENDING = {"docs/serving/index.md"}
 
 
 def test_code_lines_fit_the_page():
-    """No line of a code block is wider than 88 characters (wider ones scroll on the site)."""
-    wide = [f"{b.where}: {line[:60]}..." for b in ALL for line in b.code.splitlines() if len(line) > CODE_WIDTH]
+    """No line of a shell or Python block is wider than 88 characters (wider ones scroll on the
+    site). JSON Lines and printed output are shown as they are."""
+    wide = [f"{b.where}: {line[:60]}..." for b in ALL if b.lang in ("bash", "python")
+            and str(b.page.relative_to(REPO)) not in WIDTH_PENDING
+            for line in b.code.splitlines() if len(line) > CODE_WIDTH]
     assert not wide, "\n".join(wide)
 
 
