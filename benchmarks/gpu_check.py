@@ -32,8 +32,11 @@ import time
 import traceback
 from pathlib import Path
 
-TRAIN = dict(shots=16, batch_size=4, micro_batch_size=4, epochs=1, eval_every=4, patience=5, valid_size=16,
-             eval_batch_size=16, lr=5e-3, cutoff=256, loss_on="answer")
+from tallrec.tuning.config import PAPER_SETTINGS  # noqa: E402
+
+TRAIN = {**PAPER_SETTINGS, **dict(shots=16, batch_size=4, micro_batch_size=4, epochs=1, eval_every=4,
+                                  patience=5, valid_size=16, eval_batch_size=16, lr=5e-3, cutoff=256,
+                                  loss_on="answer")}
 TITLES = [f"Movie {chr(65 + i % 26)}{i} ({1950 + i % 50})" for i in range(200)]
 
 
