@@ -140,9 +140,12 @@ def build(
         if retriever != "sasrec":
             raise DataError("--epochs applies to --retriever sasrec only")
         settings["epochs"] = epochs
+    from ..recommend.recommender import llm_scorer
+
     opts = {"model": model, "device": device, "precision": precision, "batch_size": batch_size}
+    scorer = None if adapter is None else partial(llm_scorer, adapter, **opts)
     path = build_recommender_folder(out, resolve_data(data, data_dir), retriever, settings, items, blend,
-                                    adapter, n, fit_blend_on=blend_users, model=opts)
+                                    adapter, n, fit_blend_on=blend_users, scorer=scorer)
     cfg = json.loads((path / "config.json").read_text())
     kept = json.loads((path / "blend.json").read_text()).get("fitted", {}).get("kept", "")
     typer.echo(f"wrote {path} ({cfg['retriever']} {json.dumps(cfg['settings'])}, {cfg['items']} items; "

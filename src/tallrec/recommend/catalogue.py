@@ -209,12 +209,14 @@ class CataloguePipeline:
 def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, retriever: str = "itemknn",
                              settings: dict | None = None, catalogue: str | os.PathLike | None = None,
                              blend: Blend | str | os.PathLike | None = None, adapter: str | os.PathLike | None = None,
-                             n: int = DEFAULT_N, fit_blend_on: int | None = None, model: dict | None = None) -> Path:
+                             n: int = DEFAULT_N, fit_blend_on: int | None = None,
+                             scorer: Callable[[], Callable] | None = None) -> Path:
     """Fit `retriever` on the training parts of the leave-one-out split of `data` (a MovieLens folder)
     and write the recommender folder `out` atomically; settings not given are chosen on validation.
-    `catalogue` is a CSV of item titles (id,title). With `fit_blend_on` users and no `blend`, the
-    blend of the retriever and `adapter`'s P(Yes) ("none": the untuned model) is fitted and gated on
-    those users' validation stage (blend_fit.py); `model` holds Recommender.load's model options."""
+    `catalogue` is a CSV of item titles (id,title). With `fit_blend_on` users, `scorer` and no
+    `blend`, the blend of the retriever and the LLM's P(Yes) is fitted and gated on those users'
+    validation stage (blend_fit.py); `scorer()` is called once the retriever is fitted and returns
+    score(liked, disliked, candidates) (recommender.llm_scorer: the model loads only then)."""
     from ..core.io import atomic_dir, check_writable, sha256_file
     from ..data.builders.sequences import LeaveOneOut, leave_one_out
     from .retrievers import fit_on_split
@@ -241,8 +243,10 @@ def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, re
 
         find_adapter(adapter)  # a missing or wrong folder is refused before any fitting
     fitted, selection = fit_on_split(retriever, split, settings)
-    if blend is None and fit_blend_on and (adapter is not None or untuned):
-        blend = _fitted_blend(split, fitted, adapter or "none", n, fit_blend_on, model or {})
+    if blend is None and fit_blend_on and scorer is not None:
+        from .blend_fit import fit_validation_blend
+
+        blend = fit_validation_blend(split, fitted, scorer(), n, fit_blend_on)
     blend = blend or Blend(n=n, fitted={"kept": "retriever (no blend given)"})
     pop = Popularity().fit(split.train_sequences(), split.rows)
     raw = Path(data)
@@ -259,20 +263,6 @@ def build_recommender_folder(out: str | os.PathLike, data: str | os.PathLike, re
         blend.save(tmp / "blend.json")
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return Path(out)
-
-
-def _fitted_blend(split, retriever, adapter: str | os.PathLike, n: int, users: int, model: dict) -> Blend:
-    """The blend of `retriever` and the adapter's P(Yes), fitted and gated on validation users."""
-    from ..data.users import User
-    from .blend_fit import fit_validation_blend
-    from .recommender import Recommender
-
-    rec = Recommender.load(adapter, **model)
-
-    def score(liked: list[str], disliked: list[str], candidates: list[dict]) -> list[float]:
-        return rec.score(User(liked=liked, disliked=disliked), candidates)
-
-    return fit_validation_blend(split, retriever, score, n, users)
 
 
 def load_recommender_folder(path: str | os.PathLike) -> CataloguePipeline:

@@ -154,6 +154,17 @@ class Recommender:
                         options=ScoreOptions(batch_size=self.engine.batch_size, cutoff=self.cutoff), **extra)
 
 
+def llm_scorer(run: str | os.PathLike | None, **load_options: Any):
+    """score(liked titles, disliked titles, candidates) -> P(Yes) list of `Recommender.load(run,
+    **load_options)`: the LLM step a catalogue blend is fitted with (`recommend build --adapter`)."""
+    rec = Recommender.load(run, **load_options)
+
+    def score(liked: list[str], disliked: list[str], candidates: Sequence[ItemLike | dict]) -> list[float]:
+        return rec.score(User(liked=liked, disliked=disliked), candidates)
+
+    return score
+
+
 def as_items(items: Sequence[ItemLike]) -> list[Item]:
     """Each candidate as an Item (a bare title becomes Item(title=...))."""
     return [x if isinstance(x, Item) else Item(title=x) for x in items]
