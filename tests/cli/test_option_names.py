@@ -87,3 +87,15 @@ def test_catalogue_is_always_a_recommender_folder():
 
 def test_plan_loads_no_model_and_has_no_device():
     assert "--device" not in names(ALL["plan"]) and "--gpu-memory" in names(ALL["plan"])
+
+
+def test_options_are_declared_one_way():
+    """Every option is an `Annotated[..., typer.Option(...)]` (cli/options.py holds the shared ones):
+    none is a `typer.Option` default, and no alias is defined twice."""
+    where: dict[str, str] = {}
+    for path in SRC.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s+\w+: [^=]+ = typer\.(Option|Argument)\(", text, re.M), path.name
+        for alias in re.findall(r"^(\w+Opt) = ", text, re.M):
+            assert alias not in where, f"{alias} is defined in {where[alias]} and {path.name}"
+            where[alias] = path.name
