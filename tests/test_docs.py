@@ -215,7 +215,7 @@ def test_checker_refuses_what_does_not_exist():
 
 # Pages whose shell blocks run too (the others' shell blocks are checked only, until each block that
 # cannot run here carries its skip reason): the list grows page by page.
-SHELL_RUNS = {"docs/python-and-cli.md"}
+SHELL_RUNS = {"docs/python-and-cli.md", "docs/evaluating.md"}
 
 
 def runs_shell(page: Path) -> bool:
@@ -235,7 +235,8 @@ def docs_workdir(tmp_path_factory, tiny_model_dir, shared_data):
     model in a few seconds; runs/rec, the recommender folder of `tallrec recommend build --out
     runs/rec` on the shared MovieLens-100K (with `--last 3`, the setting that command chooses on
     validation there, given so the fixture skips the choice: 1 s instead of 20); data/movie/, small
-    train, valid and test files; and users.jsonl, two users with candidates."""
+    train, valid and test files; runs/k64 (a copy of the trained run), my_users.json and users.jsonl
+    (two users with candidates)."""
     from helpers import synthetic
     from tuning.helpers import POOL, VALID, quick_cfg
 
@@ -243,13 +244,17 @@ def docs_workdir(tmp_path_factory, tiny_model_dir, shared_data):
     from tallrec.data import save_samples
     from tallrec.tuning.rec_tune import rec_tune
 
+    import shutil
+
     work = tmp_path_factory.mktemp("docs")
     rec_tune(quick_cfg(tiny_model_dir, epochs=1), POOL, VALID, work / "runs" / "quickstart" / "train")
     code = main(["recommend", "build", "--out", str(work / "runs" / "rec"), "--data", str(shared_data / "ml-100k"),
                  "--last", "3"])
     assert code == 0 and (work / "runs" / "rec" / "config.json").is_file()
-    for name, samples in (("train", POOL), ("valid", VALID), ("test", synthetic(12, seed=2))):
+    for name, samples in (("train", synthetic(80, seed=0)), ("valid", VALID), ("test", synthetic(12, seed=2))):
         save_samples(work / "data" / "movie" / f"{name}.json", samples)
+    save_samples(work / "my_users.json", synthetic(4, seed=3))
+    shutil.copytree(work / "runs" / "quickstart" / "train", work / "runs" / "k64")
     (work / "users.jsonl").write_text(
         '{"user": "a", "liked": ["Heat (1995)"], "disliked": [], "candidates": ["Fargo (1996)", "Babe (1995)"]}\n'
         '{"user": "b", "liked": ["Babe (1995)"], "disliked": [], "candidates": ["Heat (1995)", "Casino (1995)"]}\n')
