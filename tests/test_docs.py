@@ -215,7 +215,7 @@ def test_checker_refuses_what_does_not_exist():
 
 # Pages whose shell blocks run too (the others' shell blocks are checked only, until each block that
 # cannot run here carries its skip reason): the list grows page by page.
-SHELL_RUNS = {"docs/python-and-cli.md", "docs/evaluating.md"}
+SHELL_RUNS = {"README.md", "docs/index.md", "docs/python-and-cli.md", "docs/evaluating.md", "docs/recommending.md"}
 
 
 def runs_shell(page: Path) -> bool:
@@ -237,14 +237,14 @@ def docs_workdir(tmp_path_factory, tiny_model_dir, shared_data):
     validation there, given so the fixture skips the choice: 1 s instead of 20); data/movie/, small
     train, valid and test files; runs/k64 (a copy of the trained run), my_users.json and users.jsonl
     (two users with candidates)."""
+    import shutil
+
     from helpers import synthetic
     from tuning.helpers import POOL, VALID, quick_cfg
 
     from tallrec.cli import main
     from tallrec.data import save_samples
     from tallrec.tuning.rec_tune import rec_tune
-
-    import shutil
 
     work = tmp_path_factory.mktemp("docs")
     rec_tune(quick_cfg(tiny_model_dir, epochs=1), POOL, VALID, work / "runs" / "quickstart" / "train")
@@ -254,6 +254,7 @@ def docs_workdir(tmp_path_factory, tiny_model_dir, shared_data):
     for name, samples in (("train", synthetic(80, seed=0)), ("valid", VALID), ("test", synthetic(12, seed=2))):
         save_samples(work / "data" / "movie" / f"{name}.json", samples)
     save_samples(work / "my_users.json", synthetic(4, seed=3))
+    (work / "history.jsonl").write_text('{"user": "a", "liked": ["Heat (1995)"], "disliked": ["Babe (1995)"]}\n')
     shutil.copytree(work / "runs" / "quickstart" / "train", work / "runs" / "k64")
     (work / "users.jsonl").write_text(
         '{"user": "a", "liked": ["Heat (1995)"], "disliked": [], "candidates": ["Fargo (1996)", "Babe (1995)"]}\n'
