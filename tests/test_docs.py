@@ -213,20 +213,10 @@ def test_checker_refuses_what_does_not_exist():
 
 # --- running the pages ---------------------------------------------------------------------------
 
-# Pages whose shell blocks run too (the others' shell blocks are checked only, until each block that
-# cannot run here carries its skip reason): the list grows page by page.
-SHELL_RUNS = {"README.md", "docs/index.md", "docs/python-and-cli.md", "docs/evaluating.md", "docs/recommending.md"}
-
-
-def runs_shell(page: Path) -> bool:
-    return str(page.relative_to(REPO)) in SHELL_RUNS
-
-
 PY_PAGES = [pytest.param(p, id=str(p.relative_to(REPO)),
                          # integration: they build a trained run and a recommender folder first (~1 min)
                          marks=[pytest.mark.slow] if any(b.slow for b in blocks(p)) else [pytest.mark.integration])
-            for p in PAGES if any((b.lang == "python" or b.lang == "bash" and runs_shell(p)) and not b.skip
-                                  for b in blocks(p))]
+            for p in PAGES if any(b.lang in ("python", "bash") and not b.skip for b in blocks(p))]
 
 
 @pytest.fixture(scope="session")
@@ -293,7 +283,7 @@ def test_page_runs(page: Path, docs_workdir, tiny_model_dir, shared_data, monkey
     namespace: dict = {"__name__": "__docs__"}
     ran = 0
     for block in blocks(page):
-        if block.skip or block.lang not in ("python", "bash") or block.lang == "bash" and not runs_shell(page):
+        if block.skip or block.lang not in ("python", "bash"):
             continue
         if block.lang == "bash":
             run_shell_block(block)
