@@ -32,8 +32,11 @@ import time
 import traceback
 from pathlib import Path
 
-TRAIN = dict(shots=16, batch_size=4, micro_batch_size=4, epochs=1, eval_every=4, patience=5, valid_size=16,
-             eval_batch_size=16, lr=5e-3, cutoff=256, loss_on="answer")
+from tallrec.tuning.config import PAPER_SETTINGS  # noqa: E402
+
+TRAIN = {**PAPER_SETTINGS, **dict(shots=16, batch_size=4, micro_batch_size=4, epochs=1, eval_every=4,
+                                  patience=5, valid_size=16, eval_batch_size=16, lr=5e-3, cutoff=256,
+                                  loss_on="answer")}
 TITLES = [f"Movie {chr(65 + i % 26)}{i} ({1950 + i % 50})" for i in range(200)]
 
 
@@ -221,7 +224,7 @@ def http_step(model: str, device: str, timeout: float = 180.0) -> dict:
     import httpx
 
     port = free_port()
-    cmd = [sys.executable, "-m", "tallrec", "serve", "--no-adapter", "--model", model, "--device", device,
+    cmd = [sys.executable, "-m", "tallrec", "serve", "--adapter", "none", "--model", model, "--device", device,
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -281,7 +284,7 @@ def torchrun_step(model: str, work: Path, device: str) -> dict:
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes(device)), "--master_port",
-           str(free_port()), "-m", "tallrec", "rank", "--no-adapter", "--model", model, "--users", str(users),
+           str(free_port()), "-m", "tallrec", "rank", "--adapter", "none", "--model", model, "--users", str(users),
            "--out", str(out), "--k", "2"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     if proc.returncode:

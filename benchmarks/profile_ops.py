@@ -36,12 +36,13 @@ def profile_train(args):
     from tallrec.llm.models import load_model
     from tallrec.prompts.templates import load_template
     from tallrec.tuning.adapters import wrap_lora
-    from tallrec.tuning.config import TrainConfig
+    from tallrec.tuning.config import PAPER_SETTINGS, TrainConfig
     from tallrec.tuning.cpu_engine import cpu_training_engine
     from tallrec.tuning.examples import PadCollator, encode_sample
     from tallrec.tuning.token_loss import TokenLoss
 
-    cfg = TrainConfig(model=args.model, precision=args.precision, loss_on=args.loss_on)
+    cfg = TrainConfig(**{**PAPER_SETTINGS, "model": args.model, "precision": args.precision,
+                         "loss_on": args.loss_on})
     lm = load_model(cfg.model, cfg.precision)
     model = wrap_lora(lm, cfg)
     model.train()

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ from tallrec.core.paths import data_dir
 from tallrec.data.builders.sequences import leave_one_out
 from tallrec.data.readers import read_log
 from tallrec.recommend.blend import Blend, blend_json, blended_ranks, fit_blend
+from tallrec.recommend.blend_fit import score_subset, target_positions, user_subset
 from tallrec.recommend.loo import retriever_eval
 from tallrec.recommend.metrics import loo_per_user, paired_bootstrap
 from tallrec.recommend.retrievers import fit_on_split
@@ -99,7 +99,7 @@ def scorer_for(spec: str, a):
 def llm_rows(a, split, ev, best: str, out: dict) -> None:
     """Steps 3-6 of the module docstring, writing their keys into `out`."""
     specs = (a.llm or []) + (a.adapter or []) or ["untuned"]
-    subset = sorted(random.Random(a.seed).sample(range(len(split.users)), min(a.users, len(split.users))))
+    subset = user_subset(split, a.users, a.seed)
     out["users"] = len(subset)
     pos = {st: target_positions(ev[st], subset, st) for st in ("valid", "test")}
     full = {st: ev[st].ranks[subset] for st in ("valid", "test")}
@@ -198,39 +198,6 @@ def time_recommend(a, split, best: str, settings: dict, adapter: str | None, use
     return sec, {"users": len(times), "k": 10, "n": a.n, "stages": sorted(stages), "torch_threads":
                  torch.get_num_threads(), "median": round(float(np.median(times)), 3),
                  "max": round(float(np.max(times)), 3), "retriever_only_seconds_per_user": round(retriever_only, 4)}
-
-
-def score_subset(split, ev, users, score, stage: str, pos=None) -> tuple[np.ndarray, float]:
-    """P(Yes) [U, N] of each subset user's top-N candidates at `stage`; mean seconds per scored user.
-
-    Only users whose target is in the top N (pos >= 0) are scored: no order of the top N changes the
-    others' rank (blend.blended_ranks), so their P(Yes) is a constant 0.5 (its log-odds standardise
-    to zeros: the logistic blend candidate sees them as all-negative rows with no LLM signal).
-    Without `pos` every user is scored."""
-    t0 = time.perf_counter()
-    out, scored = [], 0
-    n = ev.top_ids.shape[1]
-    for j, k in enumerate(users):
-        if pos is not None and pos[j] < 0:
-            out.append([0.5] * n)
-            continue
-        u = ev.users[k]
-        liked, disliked = split.tallrec_history(u, stage)
-        cands = [{"id": int(i) if split.item_ids is None else split.item_ids[int(i)], "title": split.titles[int(i)]}
-                 for i in ev.top_ids[k]]
-        out.append(score(liked, disliked, cands))
-        scored += 1
-        if scored % 25 == 0:
-            print(f"  llm {stage} {j + 1}/{len(users)} ({scored} scored)", file=sys.stderr, flush=True)
-    return np.asarray(out, dtype=np.float64), (time.perf_counter() - t0) / max(1, scored)
-
-
-def target_positions(ev, users, stage: str) -> np.ndarray:
-    pos = []
-    for k in users:
-        hit = np.flatnonzero(ev.top_ids[k] == ev.users[k].target(stage))
-        pos.append(int(hit[0]) if hit.size else -1)
-    return np.asarray(pos)
 
 
 def figures(ranks) -> dict:

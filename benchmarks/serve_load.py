@@ -10,7 +10,7 @@ against the offline Recommender, on the same requests, in one run.
 2. Offline: `Recommender.rank` on every request (or the first `--offline-requests`), one after
    another, in this process (the throughput a batch job gets; its scores are what the server must
    return).
-3. Starts `tallrec serve --max-batch B`, waits for /ready, runs `--clients` concurrent clients that
+3. Starts `tallrec serve --batch-size B`, waits for /ready, runs `--clients` concurrent clients that
    each send `--requests` /v1/rank requests back to back, reads the batch sizes from /metrics,
    stops the server with SIGTERM (it must exit 0). One untimed warm-up request goes first.
 4. The same with `--max-batch 1` on the first `--batch1-clients` x `--batch1-requests` requests
@@ -84,9 +84,9 @@ def offline(args, reqs: list[dict]) -> dict:
 
 def start_server(args, max_batch: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "tallrec", "serve", "--port", str(port), "--max-batch", str(max_batch),
+    cmd = [sys.executable, "-m", "tallrec", "serve", "--port", str(port), "--batch-size", str(max_batch),
            "--max-wait-ms", str(args.max_wait_ms), "--max-queue", str(max(256, 2 * args.clients)), "--log-level", "warning"]
-    cmd += ["--adapter", args.adapter] if args.adapter else ["--no-adapter"]
+    cmd += ["--adapter", args.adapter or "none"]
     cmd += ["--model", args.model] if args.model else []
     cmd += ["--precision", args.precision]
     proc = subprocess.Popen(cmd)

@@ -3,11 +3,12 @@
 The public API, imported on first use so that `import tallrec` stays light:
 
     import tallrec
-    rec = tallrec.load("runs/k64")              # a run or adapter folder; None: the untuned model
+    run = tallrec.train(train="train.json", valid="valid.json", out="runs/k64")  # = `tallrec train`
+    rec = tallrec.load(run)                     # a run or adapter folder; None or "none": the untuned model
     user = tallrec.User(liked=["Heat (1995)"], disliked=["Babe (1995)"])
     rec.rank(user, ["Fargo (1996)", "Casino (1995)"])   # [RankedItem(item, p_yes, index), ...]
 
-`load` / `Recommender` (score, rank, evaluate), `User` / `Item` (the one definition of a user and an
+`train` (the twin of `tallrec train`), `load` / `Recommender` (score, rank, evaluate), `User` / `Item` (the one definition of a user and an
 item, shared with users.jsonl and the HTTP API), `RankedItem`, `Sample` / `load_samples` /
 `load_domain` (the data) and the training configs `TrainConfig` / `InstructConfig`.
 """
@@ -23,12 +24,14 @@ if TYPE_CHECKING:  # what static tools (type checkers, the API reference) see; a
     from .data.users import Item, User
     from .recommend.recommender import Recommender, load
     from .recommend.records import RankedItem, RecommendedItem
+    from .tuning.api import train
     from .tuning.config import InstructConfig, TrainConfig
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "load": ".recommend.recommender",
+    "train": ".tuning.api",
     "Recommender": ".recommend.recommender",
     "RankedItem": ".recommend.records",
     "RecommendedItem": ".recommend.records",
@@ -42,7 +45,7 @@ _EXPORTS = {
     "TallrecError": ".core.errors",
 }
 __all__ = ["InstructConfig", "Item", "RankedItem", "RecommendedItem", "Recommender", "Sample", "TallrecError", "TrainConfig", "User",
-           "__version__", "load", "load_domain", "load_samples"]
+           "__version__", "load", "load_domain", "load_samples", "train"]
 
 
 def __getattr__(name: str):

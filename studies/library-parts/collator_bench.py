@@ -32,7 +32,7 @@ from tallrec.data.samples import load_samples
 from tallrec.llm.models import load_model
 from tallrec.prompts.registry import load_template
 from tallrec.tuning.adapters import lora_config
-from tallrec.tuning.config import TrainConfig
+from tallrec.tuning.config import PAPER_SETTINGS, TrainConfig
 from tallrec.tuning.cpu_engine import cpu_training_engine
 from tallrec.tuning.examples import PadCollator, encode_sample
 from tallrec.tuning.token_loss import TokenLoss
@@ -76,7 +76,7 @@ def main(argv=None):
     data = args.data or os.path.join(os.environ.get("TALLREC_DATA_DIR", "data"), "tallrec-official/movie/valid.json")
     samples = load_samples(data)
     random.Random(0).shuffle(samples)
-    cfg = TrainConfig()
+    cfg = TrainConfig(**PAPER_SETTINGS)  # the settings it was measured with
     lm = load_model(args.model, "fp32")
     template = load_template(cfg.prompt, lm.tokenizer)
     rows = [encode_sample(lm.tokenizer, s, cfg, template) for s in samples[: args.batches * args.micro]]

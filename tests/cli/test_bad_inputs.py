@@ -78,7 +78,7 @@ def _raw_movielens(folder: Path, rating: int = 4, duplicate_item: bool = False) 
 
 
 # (case id, command line with {ws}/{model} placeholders, fragment of the error line, path that must stay absent)
-EV = "evaluate --no-adapter --model {model} --precision fp32 --out {ws}/out-ev --data"
+EV = "evaluate --adapter none --model {model} --precision fp32 --out {ws}/out-ev --data"
 CASES = [
     # data files
     ("data-truncated", f"{EV} {{ws}}/truncated.json", "malformed JSON", "out-ev"),
@@ -109,12 +109,17 @@ CASES = [
     ("alpaca-no-output", "tune-instruct --data {ws}/alpaca-no-output.json --out {ws}/out-ti --model {model}",
      "missing field 'output'", "out-ti"),
     # options
-    ("evaluate-both-adapter-flags", "evaluate --adapter {ws}/run/adapter --no-adapter --data {ws}/test.json "
-     "--out {ws}/out-ev", "exactly one", "out-ev"),
-    ("evaluate-no-adapter-flag", "evaluate --data {ws}/test.json --out {ws}/out-ev", "exactly one", "out-ev"),
+    ("evaluate-no-adapter-flag", "evaluate --data {ws}/test.json --out {ws}/out-ev", "Missing option '--adapter'",
+     "out-ev"),
+    ("evaluate-device", "evaluate --adapter none --model {model} --device gpu0 --data {ws}/test.json "
+     "--out {ws}/out-ev", "gpu0", "out-ev"),
+    ("calibrate-untuned", "calibrate --adapter none --valid {ws}/test.json", "calibration is saved beside an adapter",
+     "out-ev"),
+    ("recommend-precision", "recommend --catalogue {ws} --users {ws}/test.json --out {ws}/out-ev --precision fp8",
+     "fp8", "out-ev"),
     ("evaluate-batch-size-0", f"{EV} {{ws}}/test.json --batch-size 0", "batch", "out-ev"),
     ("evaluate-limit-0", f"{EV} {{ws}}/test.json --limit 0", "limit", "out-ev"),
-    ("evaluate-precision", "evaluate --no-adapter --model {model} --precision fp8 --data {ws}/test.json "
+    ("evaluate-precision", "evaluate --adapter none --model {model} --precision fp8 --data {ws}/test.json "
      "--out {ws}/out-ev", "fp8", "out-ev"),
     ("icl-negative-k", "paper icl --train {ws}/train.json --test {ws}/test.json --out {ws}/out-icl --k -1 "
      "--model {model}", "--k", "out-icl"),
@@ -152,11 +157,11 @@ CASES = [
      "--config {ws}/list.yaml", "mapping", "out-ti"),
     ("grid-unknown-method", "paper reproduce --config {ws}/grid-method.yaml --out {ws}/out-rp", "gpt5", "out-rp"),
     # model paths
-    ("model-missing", "evaluate --no-adapter --model {ws}/nope --data {ws}/test.json --out {ws}/out-ev",
+    ("model-missing", "evaluate --adapter none --model {ws}/nope --data {ws}/test.json --out {ws}/out-ev",
      "no such model folder or file", "out-ev"),
-    ("model-no-config", "evaluate --no-adapter --model {ws}/no-config --data {ws}/test.json --out {ws}/out-ev",
+    ("model-no-config", "evaluate --adapter none --model {ws}/no-config --data {ws}/test.json --out {ws}/out-ev",
      "config.json", "out-ev"),
-    ("model-not-gguf", "evaluate --no-adapter --model {ws}/model.txt --data {ws}/test.json --out {ws}/out-ev",
+    ("model-not-gguf", "evaluate --adapter none --model {ws}/model.txt --data {ws}/test.json --out {ws}/out-ev",
      ".gguf", "out-ev"),
     # adapters
     ("adapter-empty-folder", "evaluate --adapter {ws}/empty-adapter --data {ws}/test.json --out {ws}/out-ev",
@@ -168,17 +173,17 @@ CASES = [
     ("adapter-other-prompt-style", "evaluate --adapter {ws}/run/adapter --prompt stats --data {ws}/test.json "
      "--out {ws}/out-ev", "trained with prompt style 'alpaca', not 'stats'", "out-ev"),
     ("prompt-unknown", f"{EV} {{ws}}/test.json --prompt fancy", "unknown prompt style 'fancy'", "out-ev"),
-    ("predict-both-adapter-flags", "predict --adapter {ws}/run/adapter --no-adapter --data {ws}/test.json "
-     "--out {ws}/out-pred.json", "exactly one", "out-pred.json"),
+    ("predict-no-adapter-flag", "predict --data {ws}/test.json --out {ws}/out-pred.json", "Missing option '--adapter'",
+     "out-pred.json"),
     ("option-unknown", f"{EV} {{ws}}/test.json --bogus 1", "No such option: --bogus", "out-ev"),
     ("option-wrong-type", "train --train {ws}/train.json --valid {ws}/valid.json --out {ws}/out-tr "
      "--model {model} --epochs many", "--epochs", "out-tr"),
     # output paths
-    ("evaluate-out-unwritable", "evaluate --no-adapter --model {model} --data {ws}/test.json --out /proc/nope",
+    ("evaluate-out-unwritable", "evaluate --adapter none --model {model} --data {ws}/test.json --out /proc/nope",
      "/proc/nope", None),
-    ("evaluate-out-is-a-file", "evaluate --no-adapter --model {model} --data {ws}/test.json --out {ws}/a-file",
+    ("evaluate-out-is-a-file", "evaluate --adapter none --model {model} --data {ws}/test.json --out {ws}/a-file",
      "a-file", None),
-    ("predict-out-parent-is-a-file", "predict --no-adapter --model {model} --data {ws}/test.json "
+    ("predict-out-parent-is-a-file", "predict --adapter none --model {model} --data {ws}/test.json "
      "--out {ws}/a-file/pred.json", "a-file", None),
     ("train-out-is-a-file", "train --train {ws}/train.json --valid {ws}/valid.json --out {ws}/a-file "
      "--shots 8 --model {model}", "a-file", None),

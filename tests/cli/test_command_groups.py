@@ -1,5 +1,5 @@
 """The command layout: product verbs at the top level, the paper's experiments under `tallrec paper`,
-and the old top-level spellings of those still working (hidden, with one notice line) for a release."""
+and no old top-level spelling of those (the hidden aliases went in the release after the move)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ import pytest
 PRODUCT = ["data", "train", "tune-instruct", "evaluate", "predict", "calibrate", "plan", "rank", "recommend", "evaluate-ranking", "serve",
            "quickstart"]
 PAPER = ["reproduce", "ablation", "cross-domain", "report", "baseline", "icl"]
-
-
-def notice(name: str) -> str:
-    return f"tallrec: notice: 'tallrec {name}' is now 'tallrec paper {name}'; the old spelling goes in the next release"
 
 
 def listed(help_text: str) -> set[str]:
@@ -41,22 +37,6 @@ def test_new_spelling_runs_without_a_notice(run_cli, name):
 
 
 @pytest.mark.parametrize("name", PAPER)
-def test_old_spelling_is_the_same_command_with_one_notice(run_cli, name):
-    code, old_help, err = run_cli(name, "--help")
-    assert code == 0 and err.splitlines() == [notice(name)]
-    _, new_help, _ = run_cli("paper", name, "--help")
-    options = re.findall(r"--[a-z][a-z-]*", new_help)
-    assert len(options) > 1 and re.findall(r"--[a-z][a-z-]*", old_help) == options
-
-
-def test_old_spelling_runs_the_command(run_cli):
-    code, out, err = run_cli("baseline", "list")
-    assert code == 0 and err.splitlines() == [notice("baseline")]
-    assert (code, out, "") == run_cli("paper", "baseline", "list")
-
-
-def test_old_spelling_error_is_still_one_error_line(run_cli, tmp_path):
-    code, _, err = run_cli("reproduce", "--budget", "huge", "--out", tmp_path / "o")
-    assert code == 1 and err.splitlines() == [notice("reproduce"), "tallrec: error: --budget 'huge': expected one of "
-                                              "quick, full"]
-    assert not (tmp_path / "o").exists()
+def test_old_top_level_spelling_is_gone(run_cli, name):
+    code, _, err = run_cli(name, "--help")
+    assert code == 1 and len(err.splitlines()) == 1 and "No such command" in err

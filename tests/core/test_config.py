@@ -138,6 +138,6 @@ def test_a_command_that_needs_a_missing_extra_names_it_in_one_line(monkeypatch, 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a))
     with pytest.raises(TallrecError, match=r"needs the \[serve\] extra \(fastapi missing\): pip install 'tallrec\[serve\]'"):
         require_extra("serve", "tallrec serve")
-    code, _, err = run_cli("serve", "--no-adapter")
+    code, _, err = run_cli("serve", "--adapter", "none")
     assert code == 1 and "tallrec serve needs the [serve] extra" in err and len(err.strip().splitlines()) == 1
     require_extra("report", "the report")  # installed here: no error

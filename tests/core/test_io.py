@@ -77,7 +77,7 @@ def test_evaluate_that_cannot_write_keeps_the_previous_results(tmp_path, tiny_mo
     from tallrec.data import save_samples
 
     save_samples(tmp_path / "test.json", synthetic(6, seed=2))
-    args = ("evaluate", "--no-adapter", "--model", str(tiny_model_dir), "--precision", "fp32",
+    args = ("evaluate", "--adapter", "none", "--model", str(tiny_model_dir), "--precision", "fp32",
             "--data", str(tmp_path / "test.json"), "--out", str(tmp_path / "ev"))
     assert run_cli(*args)[0] == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "ev").iterdir()}

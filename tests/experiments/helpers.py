@@ -12,14 +12,14 @@ from helpers import one_line_error
 from tallrec.core.config import load_config
 from tallrec.data import Sample, save_samples
 from tallrec.data.datasets import DomainData
-from tallrec.tuning.config import TrainConfig
+from tallrec.tuning.config import PAPER_SETTINGS, TrainConfig
 
 MOVIES = [f"Movie {chr(65 + i % 26)}{i} ({1950 + i % 50})" for i in range(120)]
 BOOKS = [f'"Book {chr(65 + i % 26)}{i}" written by Author {i % 17}' for i in range(120)]
 
 # Tiny rec-tuning settings: one epoch of 1-2 steps, validation on 8 samples.
-TINY_REC = dict(batch_size=4, micro_batch_size=4, epochs=1, eval_every=1, patience=5, valid_size=8, lr=5e-3,
-                precision="fp32", eval_batch_size=16)
+TINY_REC = {**PAPER_SETTINGS, **dict(batch_size=4, micro_batch_size=4, epochs=1, eval_every=1, patience=5, valid_size=8, lr=5e-3,
+                precision="fp32", eval_batch_size=16)}
 TINY_INSTRUCT = dict(batch_size=4, micro_batch_size=2, epochs=1, lr=5e-3, precision="fp32", warmup_steps=0,
                      cutoff=128)
 

@@ -124,7 +124,7 @@ def test_ablation_cli_with_given_adapter(ablation_run, run_cli, tiny_model_dir, 
     data = write_data_dir(tmp_path / "data", book=False)
     code, out, err = run_cli("paper", "ablation", "--domain", "movie", "--shots", "4", "--seeds", "1", "--out", tmp_path / "abl",
                              "--instruct-adapter", adapter, "--config", write_rec_yaml(tmp_path / "rec.yaml"),
-                             "--model", tiny_model_dir, "--test-limit", 8, "--data-dir", data)
+                             "--model", tiny_model_dir, "--limit", 8, "--data-dir", data)
     assert code == 0, err
     assert "| arm | K=4 |" in out and "(3/3) tallrec movie K=4 seed 1" in out
     s = json.loads((tmp_path / "abl" / "ablation.json").read_text())
@@ -141,7 +141,7 @@ A = ["--instruct-adapter", "/nonexistent/adapter"]  # checked after the options 
     (["--domain", "movie", "--shots", "0", *A], "--shots: 0 is not allowed"),
     (["--domain", "movie", "--seeds", "-1", *A], "--seeds: -1 is not allowed"),
     (["--domain", "movie", "--shots", "999", *A], "shots 999: the movie training pool has only 64 samples"),
-    (["--domain", "movie", "--shots", "4", "--test-limit", "0", *A], "test_limit must be a positive whole number"),
+    (["--domain", "movie", "--shots", "4", "--limit", "0", *A], "--limit"),
     (["--domain", "movie", "--shots", "4", *A], "/nonexistent/adapter: not a LoRA adapter folder"),
     (["--domain", "movie", "--shots", "4", "--alpaca", "/nonexistent/alpaca.json"],
      "/nonexistent/alpaca.json: Alpaca records for stage 1"),
@@ -231,7 +231,7 @@ def test_cross_domain_cli(run_cli, tiny_model_dir, tmp_path):
     cfg = write_rec_yaml(tmp_path / "rec.yaml", epochs=1, batch_size=8, micro_batch_size=8)
     code, out, err = run_cli("paper", "cross-domain", "--shots", 4, "--seed", 1, "--out", tmp_path / "x",
                              "--valid-from", "first", "--config", cfg, "--model", tiny_model_dir,
-                             "--test-limit", 8, "--data-dir", data)
+                             "--limit", 8, "--data-dir", data)
     assert code == 0, err
     assert "| trained on | test movie | test book |" in out and "validation of the 'both' row: movie" in out
     m = json.loads((tmp_path / "x" / "matrix.json").read_text())

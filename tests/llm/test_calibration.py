@@ -117,7 +117,7 @@ def test_calibrate_then_evaluate_and_predict(run_cli, files, tiny_model_dir):
     assert raw["calibrated"] is False and {"uauc", "gauc", "logloss", "brier", "ece"} <= set(raw)
     assert raw["uauc"] is None and raw["uauc_note"] == f"no user ids in {files / 'test.json'}"
 
-    code, out, err = run_cli("calibrate", run, "--valid", files / "valid.json", "--method", "temperature",
+    code, out, err = run_cli("calibrate", "--adapter", run, "--valid", files / "valid.json", "--method", "temperature",
                              "--precision", "fp32")
     assert code == 0, err
     assert "temperature" in out and (run / "adapter" / "calibration.json").is_file()
@@ -176,7 +176,7 @@ def test_calibrated_at_the_end_of_training(run_cli, files, tiny_model_dir):
 
 
 def test_calibrate_bad_input(run_cli, files, tmp_path):
-    code, _, err = run_cli("calibrate", tmp_path / "nothing", "--valid", files / "valid.json")
+    code, _, err = run_cli("calibrate", "--adapter", tmp_path / "nothing", "--valid", files / "valid.json")
     one_line_error(code, err, "no such run or adapter folder")
-    code, _, err = run_cli("calibrate", tmp_path, "--valid", files / "valid.json", "--method", "isotonic")
+    code, _, err = run_cli("calibrate", "--adapter", tmp_path, "--valid", files / "valid.json", "--method", "isotonic")
     one_line_error(code, err, "--method 'isotonic'")

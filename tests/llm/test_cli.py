@@ -43,7 +43,7 @@ def test_train_evaluate_predict(run_cli, files, tiny_model_dir, check_auc):
 
 
 def test_evaluate_untuned(run_cli, files, tiny_model_dir):
-    code, out, err = run_cli("evaluate", "--no-adapter", "--model", tiny_model_dir, "--data", files / "test.json",
+    code, out, err = run_cli("evaluate", "--adapter", "none", "--model", tiny_model_dir, "--data", files / "test.json",
                              "--out", files / "ev0", "--precision", "fp32")
     assert code == 0, err
     assert out.startswith("AUC ") and "on 12 samples" in out
@@ -53,9 +53,9 @@ def test_evaluate_untuned(run_cli, files, tiny_model_dir):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--no-adapter", "--model", "/nonexistent/model"], "/nonexistent/model: no such model folder or file"),
+    (["--adapter", "none", "--model", "/nonexistent/model"], "/nonexistent/model: no such model folder or file"),
     (["--adapter", "/nonexistent/adapter"], "no such run or adapter folder"),
-    ([], "give exactly one of --adapter DIR or --no-adapter"),
+    ([], "Missing option '--adapter'"),
 ])
 def test_evaluate_bad_input(run_cli, files, args, message):
     code, out, err = run_cli("evaluate", "--data", files / "test.json", "--out", files / "x", *args)
@@ -67,7 +67,7 @@ def test_model_folder_that_is_not_a_causal_lm(run_cli, files, tmp_path):
     bad = tmp_path / "vit"
     bad.mkdir()
     (bad / "config.json").write_text(json.dumps({"model_type": "vit"}))
-    code, _, err = run_cli("evaluate", "--no-adapter", "--model", bad, "--data", files / "test.json", "--out", files / "x")
+    code, _, err = run_cli("evaluate", "--adapter", "none", "--model", bad, "--data", files / "test.json", "--out", files / "x")
     assert code == 1 and "is not a causal language model" in err
 
 

@@ -105,12 +105,12 @@ def test_parse_memory_refuses_nonsense():
 
 
 def test_plan_cli_table_and_json(run_cli, llama7b):
-    code, out, err = run_cli("plan", "--model", llama7b, "--config", "paper", "--memory", "24GiB")
+    code, out, err = run_cli("plan", "--model", llama7b, "--config", "paper", "--gpu-memory", "24GiB")
     assert code == 0, err
     assert "6,738.4 M parameters" in out and "does NOT fit" in out and "fix         --gradient-checkpointing" in out
     for mode in ("fp32", "bf16", "fp16", "8bit", "4bit"):
         assert f"{mode} " in out
-    code, out, err = run_cli("plan", "--model", llama7b, "--config", "paper", "--memory", "24GiB", "--json",
+    code, out, err = run_cli("plan", "--model", llama7b, "--config", "paper", "--gpu-memory", "24GiB", "--json",
                              "--quantize", "8bit", "--gradient-checkpointing")
     assert code == 0, err
     d = json.loads(out)
@@ -120,7 +120,7 @@ def test_plan_cli_table_and_json(run_cli, llama7b):
 
 def test_plan_cli_bad_model_and_memory_are_one_line(run_cli, tmp_path):
     one_line_error(*run_cli("plan", "--model", tmp_path / "nothing")[::2], "no registry model")
-    one_line_error(*run_cli("plan", "--model", "smollm2-135m", "--memory", "lots")[::2], "--memory")
+    one_line_error(*run_cli("plan", "--model", "smollm2-135m", "--gpu-memory", "lots")[::2], "--gpu-memory")
 
 
 def test_train_stops_before_loading_when_the_plan_does_not_fit(run_cli, tmp_path, llama7b):

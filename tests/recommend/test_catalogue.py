@@ -247,3 +247,25 @@ def test_recommend_bench_refuses_a_bad_llm_row_before_any_work(tmp_path, capsys)
             main(["--data", str(tmp_path / "no-data"), "--llm", spec])
         assert e.value.code == 2
         assert f"--llm {spec}:" in capsys.readouterr().err
+
+
+def test_cli_build_fits_and_gates_the_blend_with_the_adapter(tmp_path, raw, tiny_model_dir, run_cli):
+    """`recommend build --adapter RUN` fits the blend on validation users and writes it into the folder
+    (here the untuned tiny model: `--adapter none`)."""
+    code, out, err = run_cli("recommend", "build", "--data", raw, "--retriever", "popularity", "--out",
+                             tmp_path / "rec", "--adapter", "none", "--model", tiny_model_dir, "--precision", "fp32",
+                             "--n", "10", "--blend-users", "12")
+    assert code == 0, err
+    blend = json.loads((tmp_path / "rec" / "blend.json").read_text())
+    assert blend["n"] == 10 and blend["fitted"]["users"] == 12 and "kept" in blend["fitted"]
+    assert "blend:" in out
+
+
+def test_a_blend_refuses_another_candidate_count(tmp_path, raw):
+    mixed = load_recommender_folder(build_recommender_folder(
+        tmp_path / "mixed", raw, "popularity", blend=Blend("weight", "score", 0.5, 0.5, 10), n=10))
+    with pytest.raises(DataError, match="fitted for the retriever's top 10"):
+        mixed.recommend([1], k=3, n=20, score=lambda liked, disliked, titles: [0.5] * len(titles))
+    with pytest.raises(DataError, match="fitted for 10 candidates, not --n 20"):
+        build_recommender_folder(tmp_path / "m2", raw, "popularity", blend=Blend("weight", "score", 0.5, 0.5, 10),
+                                 n=20)

@@ -30,7 +30,7 @@ def _write(path, rows):
 def test_rank_writes_top_k_and_all_scores_in_input_order(tmp_path, run_cli, tiny_model_dir, tiny_lm):
     users = _users()
     src = _write(tmp_path / "users.jsonl", users)
-    code, _, err = run_cli("rank", "--no-adapter", "--model", tiny_model_dir, "--precision", "fp32",
+    code, _, err = run_cli("rank", "--adapter", "none", "--model", tiny_model_dir, "--precision", "fp32",
                            "--users", src, "--out", tmp_path / "ranked.jsonl", "--k", "3", "--batch-size", "2")
     assert code == 0, err
     rows = [json.loads(line) for line in (tmp_path / "ranked.jsonl").read_text().splitlines()]
@@ -60,7 +60,7 @@ BAD = [
 def test_bad_input_is_one_line_naming_the_line_before_the_model_loads(tmp_path, run_cli, row, message):
     src = _write(tmp_path / "users.jsonl", [_users(1)[0], row])
     # A model that does not exist: the input error must come first.
-    code, _, err = run_cli("rank", "--no-adapter", "--model", tmp_path / "no-model", "--users", src,
+    code, _, err = run_cli("rank", "--adapter", "none", "--model", tmp_path / "no-model", "--users", src,
                            "--out", tmp_path / "ranked.jsonl")
     one_line_error(code, err, message)
     assert not (tmp_path / "ranked.jsonl").exists()
@@ -69,15 +69,15 @@ def test_bad_input_is_one_line_naming_the_line_before_the_model_loads(tmp_path, 
 def test_refusals_before_any_work(tmp_path, run_cli):
     src = _write(tmp_path / "users.jsonl", _users(1))
     code, _, err = run_cli("rank", "--users", src, "--out", tmp_path / "r.jsonl")
-    one_line_error(code, err, "exactly one of --adapter RUN or --no-adapter")
+    one_line_error(code, err, "Missing option '--adapter'")
     code, _, err = run_cli("rank", "--adapter", tmp_path / "nope", "--users", src, "--out", tmp_path / "r.jsonl")
     one_line_error(code, err, "no such run or adapter folder")
     (tmp_path / "blocker").write_text("")
-    code, _, err = run_cli("rank", "--no-adapter", "--model", tmp_path / "no-model", "--users", src,
+    code, _, err = run_cli("rank", "--adapter", "none", "--model", tmp_path / "no-model", "--users", src,
                            "--out", tmp_path / "blocker" / "r.jsonl")
     one_line_error(code, err, "blocker")
     _write(tmp_path / "empty.jsonl", ["", "  "])
-    code, _, err = run_cli("rank", "--no-adapter", "--users", tmp_path / "empty.jsonl", "--out", tmp_path / "r.jsonl")
+    code, _, err = run_cli("rank", "--adapter", "none", "--users", tmp_path / "empty.jsonl", "--out", tmp_path / "r.jsonl")
     one_line_error(code, err, "holds no users")
 
 
@@ -87,11 +87,11 @@ def test_torchrun_two_cpu_processes_merge_in_input_order(tmp_path, tiny_model_di
     src = _write(tmp_path / "users.jsonl", users)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TALLREC_CACHE_DIR": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
-           "-m", "tallrec", "rank", "--no-adapter", "--model", tiny_model_dir, "--precision", "fp32",
+           "-m", "tallrec", "rank", "--adapter", "none", "--model", tiny_model_dir, "--precision", "fp32",
            "--users", src, "--out", tmp_path / "ddp.jsonl", "--k", "2"]
     proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    code, _, err = run_cli("rank", "--no-adapter", "--model", tiny_model_dir, "--precision", "fp32",
+    code, _, err = run_cli("rank", "--adapter", "none", "--model", tiny_model_dir, "--precision", "fp32",
                            "--users", src, "--out", tmp_path / "one.jsonl", "--k", "2")
     assert code == 0, err
     ddp = [json.loads(x) for x in (tmp_path / "ddp.jsonl").read_text().splitlines()]

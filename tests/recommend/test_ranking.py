@@ -98,7 +98,7 @@ def test_random_baseline_is_the_exact_expectation():
 def test_evaluate_ranking_all_methods(bench, tmp_path, run_cli, tiny_model_dir):
     root = bench[0]
     folder = root / "bench"
-    code, out, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "ev", "--no-adapter",
+    code, out, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "ev", "--adapter", "none",
                              "--model", tiny_model_dir, "--precision", "fp32", "--limit", "6", "--shots", "32")
     assert code == 0, err
     rec = json.loads((tmp_path / "ev" / "metrics.json").read_text())
@@ -111,7 +111,7 @@ def test_evaluate_ranking_all_methods(bench, tmp_path, run_cli, tiny_model_dir):
     # The LLM ranks are those of `tallrec rank` on the same lists.
     src = tmp_path / "six.jsonl"
     src.write_text("".join(x + "\n" for x in (folder / "test.jsonl").read_text().splitlines()[:6]))
-    assert run_cli("rank", "--no-adapter", "--model", tiny_model_dir, "--precision", "fp32", "--users", src,
+    assert run_cli("rank", "--adapter", "none", "--model", tiny_model_dir, "--precision", "fp32", "--users", src,
                    "--out", tmp_path / "r.jsonl")[0] == 0
     lists = _lists(folder)[:6]
     for x, row, ranked in zip(lists, rows, (tmp_path / "r.jsonl").read_text().splitlines()):
@@ -128,10 +128,10 @@ def test_evaluate_ranking_all_methods(bench, tmp_path, run_cli, tiny_model_dir):
 def test_evaluate_ranking_refusals(bench, tmp_path, run_cli):
     folder = bench[0] / "bench"
     code, _, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "x", "--methods", "llm,magic",
-                           "--no-adapter")
+                           "--adapter", "none")
     one_line_error(code, err, "unknown method(s) magic")
     code, _, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "x", "--methods", "llm")
-    one_line_error(code, err, "exactly one of --adapter RUN or --no-adapter")
+    one_line_error(code, err, "the llm and pipeline methods need --adapter RUN (or --adapter none)")
     bad = tmp_path / "bad"
     bad.mkdir()
     first = json.loads((folder / "test.jsonl").read_text().splitlines()[0])
@@ -189,7 +189,7 @@ def test_pipeline_keeps_popularity_unless_the_llm_helps_on_validation(bench, ora
 
 def test_evaluate_ranking_pipeline_row(bench, tmp_path, run_cli, tiny_model_dir):
     folder = bench[0] / "bench"
-    code, out, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "ev", "--no-adapter",
+    code, out, err = run_cli("evaluate-ranking", "--data", folder, "--out", tmp_path / "ev", "--adapter", "none",
                              "--model", tiny_model_dir, "--precision", "fp32", "--methods", "llm,popularity,pipeline")
     assert code == 0, err
     rec = json.loads((tmp_path / "ev" / "metrics.json").read_text())["methods"]
@@ -205,7 +205,7 @@ def test_evaluate_ranking_pipeline_row(bench, tmp_path, run_cli, tiny_model_dir)
     old.mkdir()
     for name in ("train.json", "valid.json", "test.jsonl"):
         (old / name).write_bytes((folder / name).read_bytes())
-    code, _, err = run_cli("evaluate-ranking", "--data", old, "--out", tmp_path / "x", "--no-adapter",
+    code, _, err = run_cli("evaluate-ranking", "--data", old, "--out", tmp_path / "x", "--adapter", "none",
                            "--model", tiny_model_dir, "--methods", "pipeline")
     one_line_error(code, err, "no validation lists")
     assert not (tmp_path / "x").exists()

@@ -16,10 +16,11 @@ def test_adapter_specs_are_named_in_order(tmp_path):
     for d in ("runs/k64/adapter", "runs/k256/adapter", "other"):
         _adapter(tmp_path / d)
     specs = parse_adapter_specs([str(tmp_path / "runs/k64/adapter"), str(tmp_path / "runs/k256"),
-                                 f"mine={tmp_path / 'other'}"], no_adapter=True)
+                                 f"mine={tmp_path / 'other'}", "none"])
     assert specs == [AdapterSpec("k64", tmp_path / "runs/k64/adapter"), AdapterSpec("k256", tmp_path / "runs/k256"),
                      AdapterSpec("mine", tmp_path / "other"), AdapterSpec("base", None)]
-    assert parse_adapter_specs([], no_adapter=True) == [AdapterSpec("base", None)]
+    assert parse_adapter_specs(["none"]) == [AdapterSpec("base", None)]
+    assert parse_adapter_specs(["plain=none"]) == [AdapterSpec("plain", None)]
 
 
 @pytest.mark.parametrize("specs,message", [
@@ -41,14 +42,14 @@ def test_bad_adapter_specs(tmp_path, specs, message):
 
 
 @pytest.mark.parametrize("args,message", [
-    ([], "give --adapter RUN"),
+    ([], "Missing option '--adapter'"),
     (["--adapter", "/nonexistent/run"], "/nonexistent/run: no such folder"),
-    (["--no-adapter", "--max-batch", "0"], "--max-batch must be at least 1"),
-    (["--no-adapter", "--max-queue", "0"], "--max-queue must be at least 1"),
-    (["--no-adapter", "--max-candidates", "0"], "--max-candidates must be at least 1"),
-    (["--no-adapter", "--max-wait-ms", "-1"], "--max-wait-ms must be 0 or more"),
-    (["--no-adapter", "--port", "70000"], "--port 70000: not a TCP port"),
-    (["--no-adapter", "--domain", 'a"b'], "--domain 'a\"b': one word or phrase"),
+    (["--adapter", "none", "--batch-size", "0"], "--batch-size': 0 is not 1 or more"),
+    (["--adapter", "none", "--max-queue", "0"], "--max-queue must be at least 1"),
+    (["--adapter", "none", "--max-candidates", "0"], "--max-candidates must be at least 1"),
+    (["--adapter", "none", "--max-wait-ms", "-1"], "--max-wait-ms must be 0 or more"),
+    (["--adapter", "none", "--port", "70000"], "--port 70000: not a TCP port"),
+    (["--adapter", "none", "--domain", 'a"b'], "--domain 'a\"b': one word or phrase"),
 ])
 def test_serve_refuses_bad_options(run_cli, args, message):
     code, _, err = run_cli("serve", *args)

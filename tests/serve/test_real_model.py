@@ -193,7 +193,7 @@ def _in_flight(client):
 
 def test_sigterm_finishes_in_flight_requests_and_exits_0(adapters, tiny_model_dir):
     proc, client = _serve(["--adapter", f"one={adapters['one']}", "--model", tiny_model_dir, "--precision", "fp32",
-                           "--device", "cpu", "--max-batch", "2", "--max-wait-ms", "0"], env={"TALLREC_API_KEY": "k"})
+                           "--device", "cpu", "--batch-size", "2", "--max-wait-ms", "0"], env={"TALLREC_API_KEY": "k"})
     results, depth = [], 0.0
     try:
         _wait_up(proc, client)

@@ -11,12 +11,12 @@ from helpers import synthetic
 
 from tallrec.core.config import load_config
 from tallrec.data import save_samples
-from tallrec.tuning.config import TrainConfig
+from tallrec.tuning.config import PAPER_SETTINGS, TrainConfig
 
 # 12 optimizer steps (8 samples, batch 2, 3 epochs); validation every 3 steps, checkpoints every 2
 # steps and at every check: at steps 2, 3, 4, 6, 8, 9, 10 (not at the last step).
-QUICK = dict(shots=8, batch_size=2, micro_batch_size=2, epochs=3, eval_every=3, checkpoint_every=2, patience=10,
-             valid_size=8, lr=5e-3, precision="fp32", loss_on="answer", cutoff=128, eval_batch_size=8)
+QUICK = {**PAPER_SETTINGS, **dict(shots=8, batch_size=2, micro_batch_size=2, epochs=3, eval_every=3, checkpoint_every=2, patience=10,
+             valid_size=8, lr=5e-3, precision="fp32", loss_on="answer", cutoff=128, eval_batch_size=8)}
 
 
 def _as_saved(samples):

@@ -15,11 +15,11 @@ from tallrec.llm.adapters import with_adapter
 from tallrec.llm.models import load_model
 from tallrec.llm.scoring import ScoreOptions, Scorer
 from tallrec.tuning.adapters import lora_b_norm
-from tallrec.tuning.config import TrainConfig
+from tallrec.tuning.config import PAPER_SETTINGS, TrainConfig
 from tallrec.tuning.rec_tune import rec_tune
 
-TINY = dict(shots=16, batch_size=4, micro_batch_size=4, epochs=1, eval_every=2, patience=5, valid_size=12,
-            lr=5e-3, precision="fp32", cutoff=128)
+TINY = {**PAPER_SETTINGS, **dict(shots=16, batch_size=4, micro_batch_size=4, epochs=1, eval_every=2, patience=5, valid_size=12,
+            lr=5e-3, precision="fp32", cutoff=128)}
 
 
 def _cfg(model_dir, **over):

@@ -104,12 +104,12 @@ def test_bad_settings_are_one_line_errors(split):
 
 def test_rec_tune_trains_on_them(split, tmp_path, tiny_model_dir):
     from tallrec.core.config import load_config
-    from tallrec.tuning.config import TrainConfig
+    from tallrec.tuning.config import PAPER_SETTINGS, TrainConfig
     from tallrec.tuning.rec_tune import rec_tune
 
     train, valid = ranking_examples(split, RankingExamples(users=4, valid_users=4, hard_negatives=1,
                                                            random_negatives=1, top_n=10), knn)
-    cfg = load_config(TrainConfig, None, {"model": str(tiny_model_dir), "shots": 0, "batch_size": 4,
+    cfg = load_config(TrainConfig, None, {**PAPER_SETTINGS, "model": str(tiny_model_dir), "shots": 0, "batch_size": 4,
                                           "micro_batch_size": 4, "epochs": 1, "eval_every": 2, "precision": "fp32",
                                           "loss_on": "answer", "cutoff": 128, "lr": 5e-3})
     res = rec_tune(cfg, train, valid, tmp_path / "run", progress=False)

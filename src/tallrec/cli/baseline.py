@@ -7,6 +7,7 @@ baseline actually runs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -38,16 +39,18 @@ def _help() -> str:
 @paper_command("baseline", help=_help(), no_args_is_help=True)
 @config_flags(SeqSettings, SimpleSettings, CollabSettings)
 def baseline(
-    name: str = typer.Argument(..., metavar="NAME", help="Baseline name, or `list`."),
-    train: Path | None = typer.Option(None, "--train", help="Few-shot pool (authors' JSON format)."),
-    valid: Path | None = typer.Option(None, "--valid", help="Validation data for early stopping."),
-    test: Path | None = typer.Option(None, "--test", help="Labelled test data."),
-    shots: int = typer.Option(64, "--shots", "-k", min=0, help="K: samples drawn from --train (0 = all)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the draw, the model init and the batch order."),
-    out: Path | None = typer.Option(None, "--out", help="Output folder (metrics.json, scores.jsonl)."),
-    config: str | None = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
-                                      f"{', '.join(packaged_configs('baselines'))} (default: the one of "
-                                      "the baseline's kind, configs/baselines/)."),
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Baseline name, or `list`.")],
+    train: Annotated[Path | None, typer.Option("--train", help="Few-shot pool (authors' JSON format).")] = None,
+    valid: Annotated[Path | None, typer.Option("--valid", help="Validation data for early stopping.")] = None,
+    test: Annotated[Path | None, typer.Option("--test", help="Labelled test data.")] = None,
+    shots: Annotated[int, typer.Option("--shots", "-k", min=0, help="K: samples drawn from --train "
+                                       "(0 = all).")] = 64,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the draw, the model init and the batch "
+                                      "order.")] = 0,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (metrics.json, scores.jsonl).")] = None,
+    config: Annotated[str | None, typer.Option(
+        "--config", help=f"YAML settings file, or a packaged one: {', '.join(packaged_configs('baselines'))} "
+        "(default: the one of the baseline's kind, configs/baselines/).")] = None,
     overrides: dict = None,
 ) -> None:
     if name == "list":

@@ -1,26 +1,44 @@
-"""`tallrec calibrate RUN --valid FILE`: fit a calibration of P(Yes) on validation samples, saved beside
+"""`tallrec calibrate --adapter RUN --valid FILE`: fit a calibration of P(Yes) on validation samples, saved beside
 the adapter (adapter/calibration.json), then applied by `evaluate` and `predict`."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from ..core.config import load_config
+from ..core.defaults import DEFAULT_BATCH_SIZE
 from ..core.errors import TallrecError
 from . import app
-from .config_flags import config_flags
-from .options import ScoringFlags
+from .options import (
+    AdapterOpt,
+    BatchSizeOpt,
+    CompileOpt,
+    CutoffOpt,
+    DeviceOpt,
+    LimitOpt,
+    ModelOpt,
+    PrecisionOpt,
+    PromptOpt,
+    adapter_path,
+)
 
 
 @app.command()
-@config_flags(ScoringFlags, exclude=("adapter", "no_adapter"), default_label="default")
 def calibrate(
-    run: Path = typer.Argument(..., help="Run folder (holding adapter/) or adapter folder."),
-    valid: Path = typer.Option(..., "--valid", help="Labelled validation samples (never the test file)."),
-    method: str = typer.Option("platt", "--method", help="platt (sigmoid(a z + b)) | temperature (sigmoid(z / T))."),
-    overrides: dict = None,
+    adapter: AdapterOpt,
+    valid: Annotated[Path, typer.Option("--valid", help="Labelled validation samples (never the test file).")],
+    method: Annotated[str, typer.Option("--method", help="platt (sigmoid(a z + b)) | temperature "
+                                        "(sigmoid(z / T)).")] = "platt",
+    limit: LimitOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = "auto",
+    batch_size: BatchSizeOpt = DEFAULT_BATCH_SIZE,
+    cutoff: CutoffOpt = None,
+    compile: CompileOpt = False,
+    prompt: PromptOpt = None,
 ):
     """Fit Platt or temperature scaling of P(Yes) on validation samples; AUC is unchanged (a monotone map).
 
@@ -29,19 +47,21 @@ def calibrate(
     from ..llm.calibration import METHODS, calibration_path, fit_calibration, samples_fingerprint, save_calibration
     from ..llm.encoding import lm_template
     from ..llm.scoring import Scorer
-    from .score import scoring_setup
+    from .score import Scoring, scoring_setup
 
     if method not in METHODS:
         raise TallrecError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
-    adapter = find_adapter(run)
-    flags = load_config(ScoringFlags, None, {**overrides, "adapter": str(adapter)})
-    lm, samples, options, _ = scoring_setup(valid, calibration_path(adapter), False, flags)
+    if adapter_path(adapter) is None:
+        raise TallrecError("--adapter none: calibration is saved beside an adapter; give a run or adapter folder")
+    folder = find_adapter(adapter_path(adapter))
+    flags = Scoring(str(folder), model, device, precision, batch_size, cutoff, compile, prompt)
+    lm, samples, options, _ = scoring_setup(valid, calibration_path(folder), False, flags, limit)
     if any(s.label is None for s in samples):
         raise TallrecError(f"{valid}: calibration needs labelled samples (every output Yes. or No.)")
     raw = Scorer(lm.model, lm.tokenizer, options, lm_template(lm)).score(samples, desc="calibrating")
     cal = fit_calibration([bool(s.label) for s in samples], raw, method, data=str(valid),
                           sha256=samples_fingerprint(samples), prompt=lm.prompt, cutoff=options.cutoff)
-    path = save_calibration(adapter, cal)
+    path = save_calibration(folder, cal)
     b, a = cal.fitted_on["valid_before"], cal.fitted_on["valid_after"]
     params = ", ".join(f"{k} {v:.4g}" for k, v in cal.params.items())
     typer.echo(f"{method} ({params}) on {len(samples)} validation samples: log-loss {b['logloss']:.4f} -> "

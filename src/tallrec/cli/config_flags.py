@@ -13,6 +13,7 @@ import functools
 import inspect
 import types
 import typing
+from typing import Annotated
 
 import typer
 
@@ -67,11 +68,11 @@ def config_flags(*classes, exclude: tuple[str, ...] = (), default_label: str = "
             if key in exclude or name in taken or name in derived:
                 continue
             flag = "--" + name.replace("_", "-")
-            # A bool gets --x/--no-x, except a setting that is itself a negation (no_adapter: --no-adapter).
+            # A bool gets --x/--no-x, except a setting that is itself a negation (no_x: --no-x).
             decl = f"{flag}/--no-{flag[2:]}" if _cli_type(tp) is bool and not name.startswith("no_") else flag
-            option = typer.Option(None, decl, help=_help(f, default_of(cls, key), default_label), show_default=False)
-            derived[name] = (key, inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
-                                                    annotation=_cli_type(tp) | None))
+            option = typer.Option(decl, help=_help(f, default_of(cls, key), default_label), show_default=False)
+            derived[name] = (key, inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                                    annotation=Annotated[_cli_type(tp) | None, option]))
 
         @functools.wraps(command)
         def run(**kwargs):

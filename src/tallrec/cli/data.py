@@ -15,6 +15,7 @@ import typer
 
 from ..core.errors import DataError
 from . import app
+from .options import DataDirOpt
 
 data_app = typer.Typer(help="Prepare, download and inspect datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -28,10 +29,6 @@ download_app = typer.Typer(help="Download public raw datasets into the data fold
 data_app.add_typer(download_app, name="download")
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder for train.json, valid.json, test.json.")]
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data folder (default: $TALLREC_DATA_DIR, else ~/.cache/tallrec/data)."),
-]
 
 
 def _command(group: typer.Typer, name: str):

@@ -1,68 +1,80 @@
-"""Options shared by several commands (one definition each)."""
+"""Options shared by several commands: one `Annotated` alias each, so an option has one name, one
+meaning and one check wherever it appears (tests/cli/test_option_names.py walks every command).
+
+Vocabulary: `--adapter RUN` (a run folder or its adapter/; `none` is the untuned base model),
+`--catalogue FOLDER` (a recommender folder), `--batch-size N` (sequences scored in one forward
+pass; `train`'s is the optimizer batch, its scoring batch `--eval-batch-size`), `--limit N`,
+`--model`, `--device`, `--precision` (checked before any model loads) and `--data-dir`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from ..core.config import setting
-from ..core.defaults import DEFAULT_CUTOFF
+from ..core.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CUTOFF
 from ..tuning.config import PRECISIONS
 
-ModelOpt = typer.Option(None, "--model", help="Registry name (smollm2-135m, gemma3-270m), HF folder or .gguf file.")
-PrecisionOpt = typer.Option(None, "--precision", help="auto | fp32 | bf16 | fp16 (auto: bf16 where the hardware runs it).")
-DataDirOpt = typer.Option(None, "--data-dir", help="Data folder (default $TALLREC_DATA_DIR, else ~/.cache/tallrec/data).")
-TestLimitOpt = typer.Option(None, "--test-limit", help="Score only the first N test samples (of each domain).")
-CompileOpt = typer.Option(False, "--compile", help="Experimental: torch.compile the forward pass (a ~2 minute "
-                          "compile on a 2-core CPU; 1.0-1.4x faster scoring there afterwards).")
+NO_ADAPTER = "none"
+"""`--adapter none`: the untuned base model."""
 
+def _precision(value: str | None) -> str | None:
+    if value is not None and value not in PRECISIONS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(PRECISIONS)}")
+    return value
 
-@dataclass
-class ModelFlags:
-    """The model of every command that scores: a base model and, maybe, an adapter
-    (`@config_flags(...)`: one definition, the same names and checks everywhere)."""
+def _device(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"cpu|mps|cuda(:\d+)?", value):
+        raise typer.BadParameter(f"{value!r} is not cpu, mps, cuda or cuda:N")
+    return value
 
-    adapter: str | None = setting(None, "LoRA adapter folder (a run's adapter/; the ranking commands also take the run "
-                                  "folder)")
-    no_adapter: bool = setting(False, "use the untuned base model")
-    model: str | None = setting(None, "registry name (smollm2-135m, gemma3-270m), HF folder or .gguf file "
-                                "(default: the adapter's base model, else smollm2-135m)")
-    precision: str = setting("auto", "auto (bf16 where the hardware runs it) | fp32 | bf16 | fp16",
-                             choices=PRECISIONS)
+def _batch(value: int) -> int:
+    if value < 1:
+        raise typer.BadParameter(f"{value} is not 1 or more")
+    return value
 
+def adapter_path(value: str | Path | None) -> Path | None:
+    """The run or adapter folder of `--adapter`, None for `none` (the untuned base model)."""
+    return None if value is None or str(value) == NO_ADAPTER else Path(value)
 
-@dataclass
-class ScoringFlags(ModelFlags):
-    """evaluate, predict and icl."""
+AdapterOpt = Annotated[str, typer.Option(
+    "--adapter", help="Run folder (holding adapter/) or adapter folder; `none`: the untuned base model.")]
+MaybeAdapterOpt = Annotated[str | None, typer.Option(
+    "--adapter", help="Run folder (holding adapter/) or adapter folder; `none`: the untuned base model "
+    "(default: the catalogue folder's).")]
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", help="Registry name (smollm2-135m, gemma3-270m), HF folder or .gguf file "
+    "(default: the adapter's base model, else smollm2-135m).")]
+DeviceOpt = Annotated[str | None, typer.Option(
+    "--device", callback=_device, help="cpu, cuda, cuda:1, mps (default: cuda if present, else cpu).")]
+PrecisionOpt = Annotated[str, typer.Option(
+    "--precision", callback=_precision, help="auto (bf16 where the hardware runs it) | fp32 | bf16 | fp16.")]
+BatchSizeOpt = Annotated[int, typer.Option(
+    "--batch-size", callback=_batch, help="Sequences scored in one forward pass.")]
+CutoffOpt = Annotated[int | None, typer.Option(
+    "--cutoff", min=64, help=f"Most tokens per prompt (default: the adapter's training cutoff, else "
+    f"{DEFAULT_CUTOFF}); the oldest history items are dropped to fit, never the question.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N samples, users or lists.")]
+DataDirOpt = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Data folder (default: $TALLREC_DATA_DIR, else ~/.cache/tallrec/data).")]
+CatalogueOpt = Annotated[Path | None, typer.Option(
+    "--catalogue", help="Recommender folder (`tallrec recommend build`).")]
+CompileOpt = Annotated[bool, typer.Option(
+    "--compile", help="Experimental: torch.compile the forward pass (a ~2 minute compile on a 2-core CPU; "
+    "1.0-1.4x faster scoring there afterwards).")]
+PromptOpt = Annotated[str | None, typer.Option(
+    "--prompt", help="Prompt style (alpaca, chat, stats, ...); with an adapter it must be the style the "
+    "adapter was trained with (default: that style, else alpaca).")]
 
-    batch_size: int = setting(16, "samples per scoring batch", min=1)
-    cutoff: int = setting(DEFAULT_CUTOFF, "most tokens per prompt; the oldest history items are dropped to fit, never the "
-                          "question", min=64)
-    compile: bool = setting(False, "experimental: torch.compile the forward pass (a ~2 minute compile on a "
-                            "2-core CPU; 1.0-1.4x faster scoring there afterwards)")
-    prompt: str | None = setting(None, "prompt style (alpaca, chat, stats, ...); with --adapter it must be the "
-                                 "style the adapter was trained with (default: that style, else alpaca)")
+DEFAULTS = {"batch_size": DEFAULT_BATCH_SIZE, "precision": "auto"}
 
-    def check(self) -> list[str]:
-        from ..prompts.registry import list_styles
-
-        if self.prompt is not None and self.prompt not in list_styles():
-            return [f"--prompt: unknown prompt style {self.prompt!r} (known: {', '.join(list_styles())})"]
-        return []
-
-
-def check_precision(precision: str | None) -> None:
-    """--precision is one of the known names (checked before a model loads)."""
+def check_prompt(prompt: str | None) -> None:
+    """--prompt is a known style (checked before a model loads)."""
     from ..core.errors import TallrecError
+    from ..prompts.registry import list_styles
 
-    if precision is not None and precision not in PRECISIONS:
-        raise TallrecError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
-
-
-@dataclass
-class RankFlags(ModelFlags):
-    """The ranking commands (`rank`, `evaluate-ranking`)."""
-
-    batch_size: int = setting(256, "candidates per forward pass (split attention keeps long packs cheap)", min=1)
-    cutoff: int | None = setting(None, f"prompt token limit (default: the run's training cutoff, else {DEFAULT_CUTOFF})", min=64)
+    if prompt is not None and prompt not in list_styles():
+        raise TallrecError(f"--prompt: unknown prompt style {prompt!r} (known: {', '.join(list_styles())})")

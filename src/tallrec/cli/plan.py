@@ -4,6 +4,7 @@ model's config and the training config, before any weight loads (llm/memory_plan
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 
@@ -16,13 +17,16 @@ from .config_flags import config_flags
 @app.command()
 @config_flags(TrainConfig, exclude=("init_adapter",))
 def plan(
-    config: str | None = typer.Option(None, "--config", help="YAML settings file, or a packaged one: "
-                                         f"{', '.join(packaged_configs('rec'))} (default: the paper's settings)."),
-    memory: str | None = typer.Option(None, "--memory", help="Memory to plan for, e.g. 24GiB (default: the "
-                                         "CUDA GPU's total memory, else the host's RAM)."),
-    device: str | None = typer.Option(None, "--device", help="cuda | cpu: attention and precision as they "
-                                         "run there (default: cuda when a GPU is visible or --memory is given)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    config: Annotated[str | None, typer.Option(
+        "--config", help=f"YAML settings file, or a packaged one: {', '.join(packaged_configs('rec'))} "
+        "(default: TrainConfig(), as `tallrec train`).")] = None,
+    gpu_memory: Annotated[str | None, typer.Option(
+        "--gpu-memory", help="Memory of the card to plan for, e.g. 24GiB (default: the CUDA GPU's total "
+        "memory, else the host's RAM).")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="cuda | cpu: attention and precision as they run there (default: cuda when a GPU "
+        "is visible or --gpu-memory is given). No model loads.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
     overrides: dict = None,
 ):
     """Estimate the memory of `tallrec train` with the same config and flags: weights per precision,
@@ -32,10 +36,10 @@ def plan(
     from ..core.errors import TallrecError
     from ..llm.memory_plan import make_plan, parse_memory
 
-    if device not in (None, "cuda", "cpu"):
-        raise TallrecError(f"--device: {device!r} is not one of cuda, cpu")
+    if target not in (None, "cuda", "cpu"):
+        raise TallrecError(f"--target: {target!r} is not one of cuda, cpu")
     cfg = load_config(TrainConfig, resolve_config(config, "rec"), overrides)
-    p = make_plan(cfg, device=device, memory=parse_memory(memory) if memory else None)
+    p = make_plan(cfg, device=target, memory=parse_memory(gpu_memory) if gpu_memory else None)
     typer.echo(json.dumps(p.to_json(), indent=2) if as_json else render(p))
 
 

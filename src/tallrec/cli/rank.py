@@ -3,33 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from ..core.config import load_config
+from ..core.defaults import DEFAULT_BATCH_SIZE
 from ..core.errors import TallrecError
 from . import app
-from .config_flags import config_flags
-from .options import RankFlags
+from .options import AdapterOpt, BatchSizeOpt, CutoffOpt, DeviceOpt, LimitOpt, ModelOpt, PrecisionOpt, adapter_path
 
 
-def _adapter_choice(adapter: str | Path | None, no_adapter: bool) -> Path | None:
+def _adapter_choice(adapter: str | None) -> Path | None:
+    """The run of --adapter (None for `none`), checked before anything loads."""
     from ..llm.adapters import find_adapter
 
-    if (adapter is None) == (not no_adapter):
-        raise TallrecError("give exactly one of --adapter RUN or --no-adapter")
-    if adapter is not None:
-        find_adapter(adapter)  # a missing or wrong folder is refused before anything loads
-    return adapter
+    run = adapter_path(adapter)
+    find_adapter(run)  # a missing or wrong folder is refused before anything loads
+    return run
 
 
 @app.command()
-@config_flags(RankFlags, default_label="default")
 def rank(
-    users: Path = typer.Option(..., "--users", help="users.jsonl: {user, liked, disliked, candidates} a line."),
-    out: Path = typer.Option(..., "--out", help="ranked.jsonl: {user, top, scores} a line, in input order."),
-    k: int = typer.Option(10, "--k", min=1, help="Candidates kept in `top`."),
-    overrides: dict = None,
+    users: Annotated[Path, typer.Option("--users", help="users.jsonl: {user, liked, disliked, candidates} a line.")],
+    out: Annotated[Path, typer.Option("--out", help="ranked.jsonl: {user, top, scores} a line, in input order.")],
+    adapter: AdapterOpt,
+    k: Annotated[int, typer.Option("--k", min=1, help="Candidates kept in `top`.")] = 10,
+    limit: LimitOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = "auto",
+    batch_size: BatchSizeOpt = DEFAULT_BATCH_SIZE,
+    cutoff: CutoffOpt = None,
 ):
     """Rank each user's candidates by P(Yes), the user's prompt prefix computed once.
 
@@ -42,12 +46,12 @@ def rank(
     from ..recommend.userfile import read_users, render_ranked, shard_users
     from ..tuning.distributed import barrier, is_main
 
-    f = load_config(RankFlags, None, overrides)
-    run = _adapter_choice(f.adapter, f.no_adapter)
-    lines = read_users(users)
+    run = _adapter_choice(adapter)
+    lines = read_users(users)[:limit]
     check_writable(out, folder=False)
     with process_group():
-        rec = Recommender.load(run, model=f.model, precision=f.precision, batch_size=f.batch_size, cutoff=f.cutoff)
+        rec = Recommender.load(run, model=model, device=device, precision=precision, batch_size=batch_size,
+                               cutoff=cutoff)
         scores = shard_users(rec, lines, progress=True)
         if is_main():
             write_text_atomic(out, render_ranked(lines, scores, k))
@@ -57,29 +61,37 @@ def rank(
 
 
 @app.command("evaluate-ranking")
-@config_flags(RankFlags, default_label="default")
 def evaluate_ranking(
-    data: Path = typer.Option(..., "--data", help="Ranking benchmark folder (`tallrec data prepare ranking`)."),
-    out: Path = typer.Option(..., "--out", help="Folder for metrics.json and ranks.jsonl."),
-    methods: str = typer.Option("llm,random,popularity,sasrec", "--methods", help="Comma-separated methods: llm, random, popularity, pipeline (popularity + the LLM through a validation-fitted blend) or a sequential baseline (sasrec, gru4rec, ...)."),
-    shots: int = typer.Option(64, "--shots", help="Baselines: samples drawn from train.json (0 = all)."),
-    seed: int = typer.Option(0, "--seed", help="Baselines: seed of the draw and of training."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N lists."),
-    overrides: dict = None,
+    data: Annotated[Path, typer.Option("--data", help="Ranking benchmark folder (`tallrec data prepare ranking`).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for metrics.json and ranks.jsonl.")],
+    methods: Annotated[str, typer.Option("--methods", help="Comma-separated methods: llm, random, popularity, "
+                       "pipeline (popularity + the LLM through a validation-fitted blend) or a sequential "
+                       "baseline (sasrec, gru4rec, ...).")] = "llm,random,popularity,sasrec",
+    adapter: Annotated[str | None, typer.Option("--adapter", help="Run folder (holding adapter/) or adapter "
+                       "folder; `none`: the untuned base model (needed by the llm and pipeline methods).")] = None,
+    shots: Annotated[int, typer.Option("--shots", help="Baselines: samples drawn from train.json (0 = all).")] = 64,
+    seed: Annotated[int, typer.Option("--seed", help="Baselines: seed of the draw and of training.")] = 0,
+    limit: LimitOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = "auto",
+    batch_size: BatchSizeOpt = DEFAULT_BATCH_SIZE,
+    cutoff: CutoffOpt = None,
 ):
     """HR@1/5/10, NDCG@5/10 and MRR of the LLM, random, popularity and the sequential baselines on a ranking benchmark."""
     from ..experiments.ranking_benchmark import check_methods
     from ..experiments.ranking_benchmark import evaluate_ranking as run
     from ..recommend.recommender import Recommender
 
-    f = load_config(RankFlags, None, overrides)
     chosen = check_methods([m.strip() for m in methods.split(",") if m.strip()])
     uses_llm = bool({"llm", "pipeline"} & set(chosen))
-    run_dir = _adapter_choice(f.adapter, f.no_adapter) if uses_llm else f.adapter
+    if uses_llm and adapter is None:
+        raise TallrecError("the llm and pipeline methods need --adapter RUN (or --adapter none)")
+    run_dir = _adapter_choice(adapter) if uses_llm else adapter_path(adapter)
 
     def load():
-        return Recommender.load(run_dir, model=f.model, precision=f.precision, batch_size=f.batch_size,
-                                cutoff=f.cutoff)
+        return Recommender.load(run_dir, model=model, device=device, precision=precision, batch_size=batch_size,
+                                cutoff=cutoff)
 
     def baseline(name):
         def fit(train, valid, pairs):

@@ -14,8 +14,19 @@ from typing import Annotated
 
 import typer
 
+from ..core.defaults import DEFAULT_BATCH_SIZE, DEFAULT_BLEND_USERS
 from ..core.errors import DataError
 from . import app
+from .options import (
+    BatchSizeOpt,
+    CatalogueOpt,
+    DataDirOpt,
+    DeviceOpt,
+    LimitOpt,
+    MaybeAdapterOpt,
+    ModelOpt,
+    PrecisionOpt,
+)
 
 recommend_app = typer.Typer(help="Recommend from a catalogue: retrieve, then rerank with the LLM "
                             "(`build` writes the catalogue folder).", no_args_is_help=True)
@@ -25,13 +36,16 @@ app.add_typer(recommend_app, name="recommend")
 @recommend_app.callback(invoke_without_command=True)
 def recommend(
     ctx: typer.Context,
-    catalogue: Annotated[Path | None, typer.Option("--catalogue", help="Recommender folder (`tallrec recommend build`).")] = None,
+    catalogue: CatalogueOpt = None,
     users: Annotated[Path | None, typer.Option("--users", help="users.jsonl: {user, liked, disliked} a line.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="recs.jsonl: {user, items} a line, in input order.")] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Items recommended per user.")] = 10,
-    adapter: Annotated[Path | None, typer.Option("--adapter", help="Run or adapter folder (default: the folder's).")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Base model (default: the adapter's).")] = None,
-    precision: Annotated[str, typer.Option("--precision", help="auto | fp32 | bf16 | fp16.")] = "auto",
+    adapter: MaybeAdapterOpt = None,
+    limit: LimitOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = "auto",
+    batch_size: BatchSizeOpt = DEFAULT_BATCH_SIZE,
 ):
     """Recommend the top k unrated catalogue items for each user of users.jsonl.
 
@@ -48,14 +62,16 @@ def recommend(
     from ..recommend.userfile import read_history_users
     from ..tuning.distributed import barrier, is_main
 
-    lines = read_history_users(users)
+    lines = read_history_users(users)[:limit]
     check_writable(out, folder=False)
     pipe = load_recommender_folder(catalogue)
     if not pipe.blend.uses_llm and adapter is not None:
         typer.echo(f"note: the folder's blend keeps the retriever alone; --adapter {adapter} is not used", err=True)
     with process_group():
         if pipe.blend.uses_llm:
-            recommend_one = Recommender.load(adapter, model=model, precision=precision, catalogue=catalogue).recommend
+            rec = Recommender.load(adapter, model=model, device=device, precision=precision, batch_size=batch_size,
+                                   catalogue=catalogue)
+            recommend_one = rec.recommend
         else:   # the retriever alone needs no model: none is loaded
             recommend_one = partial(recommend_from, pipe)
 
@@ -96,12 +112,22 @@ def build(
     last: Annotated[int | None, typer.Option("--last", min=1,
                     help="item-kNN: history items used (default: chosen on validation).")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="SASRec: most epochs.")] = None,
-    catalogue: Annotated[Path | None, typer.Option("--catalogue",
-                         help="CSV with id,title replacing u.item's titles.")] = None,
-    blend: Annotated[Path | None, typer.Option("--blend", help="blend.json (default: the retriever alone).")] = None,
-    adapter: Annotated[Path | None, typer.Option("--adapter", help="Run or adapter folder for the rerank.")] = None,
+    items: Annotated[Path | None, typer.Option("--items",
+                     help="CSV with id,title replacing u.item's titles.")] = None,
+    blend: Annotated[Path | None, typer.Option("--blend", help="blend.json to use instead of fitting one "
+                     "(default: fitted with --adapter, else the retriever alone).")] = None,
+    adapter: Annotated[str | None, typer.Option(
+        "--adapter", help="Run folder (holding adapter/) or adapter folder of the LLM rerank; `none`: the untuned "
+        "base model. The blend of the retriever and its P(Yes) is fitted and gated on --blend-users validation "
+        "users and written into the folder.")] = None,
     n: Annotated[int, typer.Option("--n", min=1, help="Candidates the LLM reranks.")] = 20,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data folder.")] = None,
+    blend_users: Annotated[int, typer.Option("--blend-users", min=1, help="Validation users the blend is "
+                                             "fitted on.")] = DEFAULT_BLEND_USERS,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    precision: PrecisionOpt = "auto",
+    batch_size: BatchSizeOpt = DEFAULT_BATCH_SIZE,
+    data_dir: DataDirOpt = None,
 ):
     """Fit the retriever on the leave-one-out training parts and write the recommender folder."""
     from ..recommend.catalogue import build_recommender_folder
@@ -115,7 +141,13 @@ def build(
         if retriever != "sasrec":
             raise DataError("--epochs applies to --retriever sasrec only")
         settings["epochs"] = epochs
-    path = build_recommender_folder(out, resolve_data(data, data_dir), retriever, settings, catalogue, blend,
-                                    adapter, n, format)
+    from ..recommend.recommender import llm_scorer
+
+    opts = {"model": model, "device": device, "precision": precision, "batch_size": batch_size}
+    scorer = None if adapter is None else partial(llm_scorer, adapter, **opts)
+    path = build_recommender_folder(out, resolve_data(data, data_dir), retriever, settings, items, blend,
+                                    adapter, n, format, fit_blend_on=blend_users, scorer=scorer)
     cfg = json.loads((path / "config.json").read_text())
-    typer.echo(f"wrote {path} ({cfg['retriever']} {json.dumps(cfg['settings'])}, {cfg['items']} items)")
+    kept = json.loads((path / "blend.json").read_text()).get("fitted", {}).get("kept", "")
+    typer.echo(f"wrote {path} ({cfg['retriever']} {json.dumps(cfg['settings'])}, {cfg['items']} items; "
+               f"blend: {kept or 'the retriever alone'})")

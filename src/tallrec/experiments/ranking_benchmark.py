@@ -155,7 +155,7 @@ def _checked(methods: Sequence[str], recommender, pairwise: dict | None) -> list
     """The methods, each with what it needs (a model for llm and pipeline, a scorer for a baseline)."""
     methods = check_methods(methods)
     if {"llm", "pipeline"} & set(methods) and recommender is None:
-        raise TallrecError("the llm and pipeline methods need a model: give --adapter RUN or --no-adapter")
+        raise TallrecError("the llm and pipeline methods need a model: give --adapter RUN (or --adapter none)")
     missing = [m for m in methods if m not in ("llm", "random", "popularity", "pipeline")
                and m not in (pairwise or {})]
     if missing:

@@ -273,9 +273,9 @@ def parse_memory(text: str) -> int:
     try:
         value = float(t)
     except ValueError:
-        raise TallrecError(f"--memory: {text!r} is not a size such as 24GiB, 24GB or 512MiB") from None
+        raise TallrecError(f"--gpu-memory: {text!r} is not a size such as 24GiB, 24GB or 512MiB") from None
     if value <= 0:
-        raise TallrecError(f"--memory: must be positive, got {text!r}")
+        raise TallrecError(f"--gpu-memory: must be positive, got {text!r}")
     return int(value * mult)
 
 
@@ -350,7 +350,7 @@ def make_plan(cfg, model: str | None = None, device: str | None = None, memory: 
     if memory is None:
         memory, source = device_memory(device)
     else:
-        source = "--memory"
+        source = "--gpu-memory"
     terms = estimate(shape, setup)
     batch = cfg.batch_size
     return Plan(model=model or cfg.model, device=device, memory=memory, memory_source=source, shape=shape,

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..core.defaults import DEFAULT_CUTOFF
+from ..core.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CUTOFF
 from ..core.errors import ModelError
 from ..data.samples import Sample
 from ..prompts.templates import ChatTemplate, Template, answer_token_ids, load_template
@@ -37,7 +37,7 @@ log = logging.getLogger("tallrec")
 
 @dataclass
 class ScoreOptions:
-    batch_size: int = 16
+    batch_size: int = DEFAULT_BATCH_SIZE
     cutoff: int = DEFAULT_CUTOFF
     prefix_cache: bool = True
     progress: bool = True

@@ -217,6 +217,9 @@ class CataloguePipeline:
         titles with when the blend uses the LLM (else None). The server awaits the LLM in between."""
         if k < 1:
             raise DataError(f"k must be at least 1, got {k}")
+        if n is not None and self.blend.uses_llm and n != self.blend.n:
+            raise DataError(f"n {n}: this folder's blend was fitted for the retriever's top {self.blend.n}; "
+                            f"give n={self.blend.n} or rebuild the folder with --n {n}")
         liked = [True] * len(history) if liked is None else list(liked)
         r = self.retrieve(history, n)
         ask = self.tallrec_history(history, liked) if r.stage == "retriever" and self.blend.uses_llm else None
@@ -243,10 +246,15 @@ class CataloguePipeline:
 def build_recommender_folder(out: str | os.PathLike, data, retriever: str = "itemknn",
                              settings: dict | None = None, catalogue: str | os.PathLike | None = None,
                              blend: Blend | str | os.PathLike | None = None, adapter: str | os.PathLike | None = None,
-                             n: int = DEFAULT_N, format: str | None = None) -> Path:
+                             n: int = DEFAULT_N, format: str | None = None, fit_blend_on: int | None = None,
+                             scorer: Callable[[], Callable] | None = None) -> Path:
     """Fit `retriever` on the training parts of the leave-one-out split of `data` (an `Interactions`
     table, or a log path read through `read_log` as `format`) and write the recommender folder `out`
-    atomically; settings not given are chosen on validation."""
+    atomically; settings not given are chosen on validation. `catalogue` is a CSV of item titles
+    (id,title; `--items` of the command). With `fit_blend_on` users, `scorer` and no `blend`, the
+    blend of the retriever and the LLM's P(Yes) is fitted and gated on those users' validation stage
+    (blend_fit.py); `scorer()` is called once the retriever is fitted and returns score(liked,
+    disliked, candidates) (recommender.llm_scorer: the model loads only then)."""
     from ..core.io import atomic_dir, check_writable
     from ..data.builders.sequences import LeaveOneOut, leave_one_out
     from ..data.interactions import Interactions
@@ -274,12 +282,20 @@ def build_recommender_folder(out: str | os.PathLike, data, retriever: str = "ite
         split = LeaveOneOut(split.users, titles, split.skipped, None, split.source, split.checksum)
     if blend is not None and not isinstance(blend, Blend):
         blend = Blend.load(blend)
-    blend = blend or Blend(n=n, fitted={"kept": "retriever (no blend given)"})
+    if blend is not None and blend.uses_llm and blend.n != n:
+        raise DataError(f"the blend was fitted for {blend.n} candidates, not --n {n}: refit it for {n}")
+    untuned = adapter is not None and str(adapter) == "none"
+    adapter = None if untuned else adapter
     if adapter is not None:
         from ..llm.adapters import find_adapter
 
         find_adapter(adapter)  # a missing or wrong folder is refused before any fitting
     fitted, selection = fit_on_split(retriever, split, settings)
+    if blend is None and fit_blend_on and scorer is not None:
+        from .blend_fit import fit_validation_blend
+
+        blend = fit_validation_blend(split, fitted, scorer(), n, fit_blend_on)
+    blend = blend or Blend(n=n, fitted={"kept": "retriever (no blend given)"})
     pop = Popularity().fit(split.train_sequences(), split.rows)
     config = {"format": FORMAT, "retriever": retriever, "settings": fitted.settings(), "selection": selection,
               "n": n, "tallrec_history": TALLREC_HISTORY, "like_above": 3, "items": len(titles),

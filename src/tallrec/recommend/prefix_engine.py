@@ -31,16 +31,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..core.defaults import DEFAULT_CUTOFF
+from ..core.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CUTOFF
 from ..core.errors import DataError
 from ..data.samples import Sample
 from ..llm.scoring import ScoreOptions, Scorer
 from ..llm.soft_tokens import soft_tokens_of
 from ..prompts.templates import ChatTemplate, Template, load_template, sample_prompt
 
-# Candidates per forward pass. Split attention (llm/packed_attention.py) makes long packs cheap, so
-# the candidates of a user run in one pass (up to llm.packing.PACK_TOKENS suffix tokens).
-DEFAULT_BATCH = 256
+# Candidates per forward pass: core.defaults.DEFAULT_BATCH_SIZE, the one scoring batch of every
+# command. Split attention (llm/packed_attention.py) makes long packs cheap, so the candidates of a
+# batch run in one pass (up to llm.packing.PACK_TOKENS suffix tokens).
+DEFAULT_BATCH = DEFAULT_BATCH_SIZE
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class PrefixEngine:
             raise DataError(f"batch size must be at least 1, got {batch_size}")
         self.tokenizer = tokenizer
         self.template = template or load_template()
-        self.cutoff = cutoff
+        self.cutoff, self.batch_size = cutoff, batch_size
         self.scorer = Scorer(model, tokenizer, ScoreOptions(batch_size=batch_size, cutoff=cutoff, prefix_cache=True,
                                                             progress=False, pack=True), self.template)
 

@@ -19,10 +19,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.defaults import DEFAULT_CUTOFF, DEFAULT_MODEL
+from ..core.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CUTOFF, DEFAULT_MODEL
 from ..data.samples import Sample
-from ..data.users import ItemLike, User, as_candidates, as_user, title
-from .prefix_engine import DEFAULT_BATCH, PrefixEngine
+from ..data.users import Item, ItemLike, User, as_candidates, as_user, title
+from .prefix_engine import PrefixEngine
 from .records import RankedItem, RecommendedItem, ranked
 
 
@@ -42,7 +42,7 @@ class Recommender:
     """Scores and ranks candidate items for users; see the module docstring. Build one with
     `tallrec.load` (or `Recommender.load`); `Recommender.on(lm, adapter)` wraps a model already loaded."""
 
-    def __init__(self, lm, cutoff: int = DEFAULT_CUTOFF, batch_size: int = DEFAULT_BATCH, domain: str = "movie",
+    def __init__(self, lm, cutoff: int = DEFAULT_CUTOFF, batch_size: int = DEFAULT_BATCH_SIZE, domain: str = "movie",
                  quote_history: bool = True, adapter: str | None = None, catalogue=None):
         from ..llm.calibration import load_calibration
         from ..llm.encoding import lm_template
@@ -62,27 +62,30 @@ class Recommender:
 
     @classmethod
     def load(cls, run: str | os.PathLike | None = None, *, model: str | None = None, device: str | None = None,
-             precision: str = "auto", batch_size: int = DEFAULT_BATCH, cutoff: int | None = None,
-             catalogue: str | os.PathLike | None = None) -> Recommender:
+             precision: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE, cutoff: int | None = None,
+             domain: str = "movie", catalogue: str | os.PathLike | None = None) -> Recommender:
         """The base model (`model`: a registry name, HF folder or .gguf file; default: the adapter's
         base, else smollm2-135m) with the run's adapter merged in (over a base quantized as it was
-        trained: unmerged, llm.adapters.load_base), or the untuned model for None.
-        `catalogue` is a recommender folder (`tallrec recommend build`) for `recommend`; without
-        `run`, the adapter it names (if any) is the one loaded."""
+        trained: unmerged, llm.adapters.load_base), or the untuned model for None or "none".
+        `cutoff` defaults to the adapter's training cutoff (else DEFAULT_CUTOFF); `domain` is the
+        item noun of the prompt when the adapter recorded none (an untuned model asked about books
+        needs "book"). `catalogue` is a recommender folder (`tallrec recommend build`) for
+        `recommend`; with `run` None, the adapter it names (if any) is the one loaded."""
         from ..llm.adapters import check_adapter_base, find_adapter, load_base, with_adapter
         from .catalogue import load_recommender_folder
 
         pipe = None if catalogue is None else load_recommender_folder(catalogue)
-        folder = find_adapter(run if run is not None or pipe is None else pipe.adapter)
+        untuned = run is not None and str(run) == "none"
+        folder = None if untuned else find_adapter(run if run is not None or pipe is None else pipe.adapter)
         lm = load_base(base_model([folder], model), [folder], precision, device)
         if folder is not None:
             check_adapter_base(folder, lm)
-        rec = cls.on(with_adapter(lm, folder), folder, batch_size=batch_size, cutoff=cutoff)
+        rec = cls.on(with_adapter(lm, folder), folder, batch_size=batch_size, cutoff=cutoff, domain=domain)
         rec.catalogue = pipe
         return rec
 
     @classmethod
-    def on(cls, lm, adapter: Path | None, *, batch_size: int = DEFAULT_BATCH, cutoff: int | None = None,
+    def on(cls, lm, adapter: Path | None, *, batch_size: int = DEFAULT_BATCH_SIZE, cutoff: int | None = None,
            domain: str = "movie") -> Recommender:
         """A Recommender over `lm`, which already runs `adapter` (None: the untuned model), prompting
         as the adapter was trained (`domain` is the item noun when it recorded none)."""
@@ -107,9 +110,10 @@ class Recommender:
         return [float(x) for x in (raw if self.calibration is None else self.calibration.apply(raw))]
 
     def rank(self, user: User | dict, candidates: Sequence[ItemLike], k: int | None = 10) -> list[RankedItem]:
-        """The top `k` candidates (all when k is None), best first; ties keep input order."""
+        """The top `k` candidates (all when k is None), best first; ties keep input order. Each
+        RankedItem's `item` is an Item (a bare title given becomes Item(title=...))."""
         items = as_candidates(candidates)
-        return ranked(items, self.score(user, items), k)
+        return ranked(as_items(items), self.score(user, items), k)
 
     def score_many(self, requests: Iterable[tuple[User | dict, Sequence[ItemLike]]],
                    progress: bool = False) -> list[list[float]]:
@@ -121,7 +125,8 @@ class Recommender:
     def rank_many(self, requests: Iterable[tuple[User | dict, Sequence[ItemLike]]], k: int | None = 10,
                   progress: bool = False) -> list[list[RankedItem]]:
         requests = list(requests)
-        return [ranked(as_candidates(c), s, k) for (_, c), s in zip(requests, self.score_many(requests, progress))]
+        return [ranked(as_items(as_candidates(c)), s, k)
+                for (_, c), s in zip(requests, self.score_many(requests, progress))]
 
     def recommend(self, user: User | dict, k: int = 10, n: int | None = None) -> list[RecommendedItem]:
         """The top `k` catalogue items the user has not rated: the retriever's top `n` (the folder's
@@ -146,7 +151,23 @@ class Recommender:
         from ..llm.scoring import ScoreOptions
 
         return evaluate(self.lm, samples, out, data=data, adapter=self.adapter,
-                        options=ScoreOptions(cutoff=self.cutoff), **extra)
+                        options=ScoreOptions(batch_size=self.engine.batch_size, cutoff=self.cutoff), **extra)
+
+
+def llm_scorer(run: str | os.PathLike | None, **load_options: Any):
+    """score(liked titles, disliked titles, candidates) -> P(Yes) list of `Recommender.load(run,
+    **load_options)`: the LLM step a catalogue blend is fitted with (`recommend build --adapter`)."""
+    rec = Recommender.load(run, **load_options)
+
+    def score(liked: list[str], disliked: list[str], candidates: Sequence[ItemLike | dict]) -> list[float]:
+        return rec.score(User(liked=liked, disliked=disliked), candidates)
+
+    return score
+
+
+def as_items(items: Sequence[ItemLike]) -> list[Item]:
+    """Each candidate as an Item (a bare title becomes Item(title=...))."""
+    return [x if isinstance(x, Item) else Item(title=x) for x in items]
 
 
 def recommend_from(pipe, user: User | dict, k: int = 10, n: int | None = None,
@@ -166,9 +187,14 @@ def recommend_from(pipe, user: User | dict, k: int = 10, n: int | None = None,
 
 
 def load(run: str | os.PathLike | None = None, *, model: str | None = None, device: str | None = None,
-         precision: str = "auto", catalogue: str | os.PathLike | None = None) -> Recommender:
-    """`tallrec.load`: a Recommender for a run folder, an adapter folder, or None (the untuned base
-    model). `model` overrides the base model, `device` ("cpu", "cuda", ...) and `precision`
-    ("auto", "fp32", "bf16", "fp16") how it is held; `catalogue` (a recommender folder from
-    `tallrec recommend build`) lets it `recommend` from the whole catalogue."""
-    return Recommender.load(run, model=model, device=device, precision=precision, catalogue=catalogue)
+         precision: str = "auto", batch_size: int = DEFAULT_BATCH_SIZE, cutoff: int | None = None,
+         domain: str = "movie", catalogue: str | os.PathLike | None = None) -> Recommender:
+    """`tallrec.load`: a Recommender for a run folder, an adapter folder, or None / "none" (the
+    untuned base model); the Python twin of the scoring commands, taking what `Recommender.load`
+    takes. `model` overrides the base model, `device` ("cpu", "cuda", ...) and `precision`
+    ("auto", "fp32", "bf16", "fp16") how it is held, `batch_size` the sequences per forward pass,
+    `cutoff` the prompt limit (default: the adapter's training cutoff), `domain` the item noun
+    for an adapter that recorded none; `catalogue` (a recommender folder from `tallrec recommend
+    build`) lets it `recommend` from the whole catalogue."""
+    return Recommender.load(run, model=model, device=device, precision=precision, batch_size=batch_size,
+                            cutoff=cutoff, domain=domain, catalogue=catalogue)

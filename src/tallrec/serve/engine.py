@@ -1,7 +1,7 @@
 """The engine behind `tallrec serve`: one base model, LoRA adapters known by name, P(Yes) from
 `tallrec.Recommender` (its shared-user-prefix engine) per adapter.
 
-`--adapter NAME=RUN` (or `--adapter RUN`, named after its folder) and `--no-adapter` (the untuned
+`--adapter NAME=RUN` (or `--adapter RUN`, named after its folder) and `--adapter none` (the untuned
 base model, named `base`) become `AdapterSpec`s, checked before the server starts. Loading reuses
 `Recommender`: `base_model` picks the base, `Recommender.on` reads each adapter's settings.
 """
@@ -26,12 +26,18 @@ class AdapterSpec:
     path: Path | None   # None: the untuned base model
 
 
-def parse_adapter_specs(specs: list[str], no_adapter: bool = False) -> list[AdapterSpec]:
-    """`RUN` or `NAME=RUN` per --adapter, in order (the first is the default), plus `base` for
-    --no-adapter; a missing folder, a bad or repeated name is one line."""
+def parse_adapter_specs(specs: list[str]) -> list[AdapterSpec]:
+    """`RUN` or `NAME=RUN` per --adapter, in order (the first is the default); RUN `none` is the
+    untuned base model (named `base` unless NAME= says otherwise); a missing folder, a bad or
+    repeated name is one line."""
     out: list[AdapterSpec] = []
     for spec in specs:
         name, sep, run = spec.partition("=")
+        if (run if sep else spec) == "none":
+            out.append(AdapterSpec(name if sep else BASE, None))
+            if not NAME.match(out[-1].name):
+                raise TallrecError(f"--adapter {spec}: adapter name {name!r} must be letters, digits, '.', '_' or '-'")
+            continue
         path = Path(run if sep else spec).expanduser()
         if not sep:
             name = path.parent.name if path.name == "adapter" else path.name
@@ -42,10 +48,8 @@ def parse_adapter_specs(specs: list[str], no_adapter: bool = False) -> list[Adap
             raise TallrecError(f"--adapter {spec}: {path}: no such folder")
         check_adapter(path)
         out.append(AdapterSpec(name, path))
-    if no_adapter:
-        out.append(AdapterSpec(BASE, None))
     if not out:
-        raise TallrecError("give --adapter RUN (repeatable, or NAME=RUN) or --no-adapter")
+        raise TallrecError("give --adapter RUN (repeatable, NAME=RUN; `none`: the untuned base model)")
     names = [s.name for s in out]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:

@@ -80,15 +80,24 @@ class LoraRecipe:
 
 @dataclass
 class TrainConfig(LoraRecipe):
-    """Rec-tuning (stage 2). Defaults are the paper's (configs/rec/paper.yaml spells them out)."""
+    """Rec-tuning (stage 2). Defaults are the quickstart's recipe (configs/rec/cpu-augment.yaml spells
+    them out); the paper's are the packaged `paper` config (PAPER_SETTINGS, configs/rec/paper.yaml)."""
 
+    lr: float = setting(1e-3, "learning rate", gt=0.0)
+    batch_size: int = setting(8, "effective batch (micro batches x accumulation x processes)", min=1)
+    micro_batch_size: int | str = setting(4, "samples per forward pass; must divide the batch size; auto = the "
+                                          "largest divisor that fits in memory (probed before training)", min=1,
+                                          choices=("auto",))
+    epochs: int = setting(1, "passes over the training samples (early stopping usually ends sooner)", min=1)
+    loss_on: str = setting("answer", "all = the paper's loss on the whole prompt; answer = answer tokens only",
+                           choices=LOSS_ON)
     shots: int | None = setting(64, "K few-shot samples drawn from the training pool; 0 or none = all", min=0)
     balanced: bool = setting(False, "draw K/2 liked and K/2 not-liked samples")
-    augment: int = setting(0, "history-order augmentation: train on the K samples plus N rewrites of each "
+    augment: int = setting(2, "history-order augmentation: train on the K samples plus N rewrites of each "
                            "with its history shuffled (seeded); 0 = off", min=0)
-    eval_every: int = setting(10, "optimizer steps between validation AUC checks", min=1)
-    patience: int = setting(10, "validation checks without improvement before stopping early", min=1)
-    valid_size: int | None = setting(None, "validation samples used for early stopping; 0 or none = all", min=0)
+    eval_every: int = setting(8, "optimizer steps between validation AUC checks", min=1)
+    patience: int = setting(2, "validation checks without improvement before stopping early", min=1)
+    valid_size: int | None = setting(200, "validation samples used for early stopping; 0 or none = all", min=0)
     eval_batch_size: int = setting(16, "samples per scoring batch at validation", min=1)
     calibrate: str = setting("none", "fit a calibration of P(Yes) on the best adapter's validation scores at the "
                              "end (adapter/calibration.json; llm/calibration.py)", choices=CALIBRATIONS)
@@ -98,6 +107,19 @@ class TrainConfig(LoraRecipe):
         if d["calibrate"] == "none":  # absent at its default, so runs and grid rows from before it stay valid
             del d["calibrate"]
         return d
+
+
+PAPER_SETTINGS = {"lr": 1e-4, "batch_size": 128, "micro_batch_size": 32, "epochs": 200, "loss_on": "all",
+                  "augment": 0, "eval_every": 10, "patience": 10, "valid_size": None}
+"""Where the paper's recipe (configs/rec/paper.yaml) differs from `TrainConfig()`. It is also what
+a setting absent from an older run's config.yaml meant (those runs were recorded when these were
+the defaults), so a resumed run compares against it (`absent_means`)."""
+
+
+def absent_means(cls) -> dict:
+    """The value each setting had when a recorded config predates it: the defaults of `cls`, with
+    the paper's recipe for TrainConfig (the defaults of the releases that wrote those records)."""
+    return {**asdict(cls()), **(PAPER_SETTINGS if cls is TrainConfig else {})}
 
 
 @dataclass

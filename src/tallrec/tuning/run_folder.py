@@ -32,6 +32,7 @@ from ..core.errors import TallrecError
 from ..core.io import check_writable, write_json_atomic, write_text_atomic
 from ..core.lock import locked_folder
 from . import checkpoints
+from .config import absent_means
 
 INPUTS = "inputs.json"
 
@@ -100,7 +101,7 @@ class RunFolder:
         except yaml.YAMLError:
             return "config.yaml is not readable"
         new = self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else asdict(self.cfg)
-        diff = config_difference(old, new, asdict(type(self.cfg)()))
+        diff = config_difference(old, new, absent_means(type(self.cfg)))
         if diff:
             return diff
         return self._input_difference()

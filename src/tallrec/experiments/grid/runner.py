@@ -52,7 +52,7 @@ def _diff(a: dict, b: dict) -> list[str]:
     setting added since the record, at its default, is no difference."""
     from dataclasses import asdict
 
-    from ...tuning.config import InstructConfig, TrainConfig
+    from ...tuning.config import InstructConfig, TrainConfig, absent_means
     from ...tuning.run_folder import config_difference
 
     recipes = {"rec_config": TrainConfig, "stage1": None}
@@ -64,7 +64,7 @@ def _diff(a: dict, b: dict) -> list[str]:
                 if set(x) != set(y) or any(x[f] != y[f] for f in x if f != "config") or config_difference(
                         y.get("config", {}), x.get("config", {}), asdict(InstructConfig())):
                     out.append(k)
-            elif config_difference(y, x, asdict(TrainConfig())):
+            elif config_difference(y, x, absent_means(TrainConfig)):
                 out.append(k)
         elif json.dumps(x, sort_keys=True) != json.dumps(y, sort_keys=True):
             out.append(k)
