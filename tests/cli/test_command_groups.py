@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-PRODUCT = ["data", "train", "tune-instruct", "evaluate", "predict", "calibrate", "plan", "rank", "recommend", "evaluate-ranking", "serve",
+PRODUCT = ["data", "train", "train-collm", "tune-instruct", "evaluate", "predict", "calibrate", "plan", "rank", "recommend", "evaluate-ranking", "serve",
            "quickstart"]
 PAPER = ["reproduce", "ablation", "cross-domain", "report", "baseline", "icl"]
 

@@ -243,6 +243,22 @@ class CataloguePipeline:
         return Recommendation(items, stage, note, len(r.ids))
 
 
+def with_titles(split, catalogue: str | os.PathLike | None):
+    """The split with the titles of an id,title CSV (`--items`) instead of the log's own."""
+    from ..data.builders.sequences import LeaveOneOut
+
+    if catalogue is None:
+        return split
+    if split.item_ids is not None:
+        raise DataError(f"{catalogue}: a catalogue CSV replaces titles of integer item ids only; this log's ids "
+                        "are strings (give the titles in the log's item table)")
+    titles = read_catalogue(catalogue)
+    missing = sorted({i for u in split.users for i in u.items} - set(titles))
+    if missing:
+        raise DataError(f"{catalogue}: item {missing[0]} of the interactions has no title ({len(missing)} missing)")
+    return LeaveOneOut(split.users, titles, split.skipped, None, split.source, split.checksum)
+
+
 def build_recommender_folder(out: str | os.PathLike, data, retriever: str = "itemknn",
                              settings: dict | None = None, catalogue: str | os.PathLike | None = None,
                              blend: Blend | str | os.PathLike | None = None, adapter: str | os.PathLike | None = None,
@@ -256,7 +272,7 @@ def build_recommender_folder(out: str | os.PathLike, data, retriever: str = "ite
     (blend_fit.py); `scorer()` is called once the retriever is fitted and returns score(liked,
     disliked, candidates) (recommender.llm_scorer: the model loads only then)."""
     from ..core.io import atomic_dir, check_writable
-    from ..data.builders.sequences import LeaveOneOut, leave_one_out
+    from ..data.builders.sequences import leave_one_out
     from ..data.interactions import Interactions
     from .retrievers import fit_on_split
 
@@ -269,17 +285,8 @@ def build_recommender_folder(out: str | os.PathLike, data, retriever: str = "ite
         if not Path(data).exists():
             raise DataError(f"{data}: no such file or folder (expected an interaction log)")
         data = read_log(data, format)
-    split = leave_one_out(data)
+    split = with_titles(leave_one_out(data), catalogue)
     titles = split.titles
-    if catalogue is not None and split.item_ids is not None:
-        raise DataError(f"{catalogue}: a catalogue CSV replaces titles of integer item ids only; this log's ids "
-                        "are strings (give the titles in the log's item table)")
-    if catalogue is not None:
-        titles = read_catalogue(catalogue)
-        missing = sorted({i for u in split.users for i in u.items} - set(titles))
-        if missing:
-            raise DataError(f"{catalogue}: item {missing[0]} of the interactions has no title ({len(missing)} missing)")
-        split = LeaveOneOut(split.users, titles, split.skipped, None, split.source, split.checksum)
     if blend is not None and not isinstance(blend, Blend):
         blend = Blend.load(blend)
     if blend is not None and blend.uses_llm and blend.n != n:
