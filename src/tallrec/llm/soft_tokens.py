@@ -27,11 +27,15 @@ CONFIG_FILE, WEIGHTS_FILE = "collm.json", "projector.pt"
 class Projector(nn.Module):
     """Two 2-layer MLPs (CoLLM's projector): user inputs -> one token, item inputs -> one token."""
 
-    def __init__(self, user_dim: int, item_dim: int, hidden: int, width: int = 128):
+    def __init__(self, user_dim: int, item_dim: int, hidden: int, width: int = 128, zero_init: bool = False):
         super().__init__()
         self.dims = {"user_dim": user_dim, "item_dim": item_dim, "hidden": hidden, "width": width}
         self.user = nn.Sequential(nn.Linear(user_dim, width), nn.GELU(), nn.Linear(width, hidden))
         self.item = nn.Sequential(nn.Linear(item_dim, width), nn.GELU(), nn.Linear(width, hidden))
+        if zero_init:  # the soft tokens start as zero vectors: training begins near the text-only model
+            for mlp in (self.user, self.item):
+                nn.init.zeros_(mlp[-1].weight)
+                nn.init.zeros_(mlp[-1].bias)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(2N, hidden): sample j's user token at row 2j, its item token at row 2j + 1."""

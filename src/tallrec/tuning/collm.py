@@ -44,6 +44,7 @@ class CollmConfig:
     patience: int = setting(8, "epochs without a better validation AUC before stopping", min=1)
     width: int = setting(128, "hidden width of each projector MLP", min=1)
     seed: int = setting(0, "seed of the projector's init and the batch order", min=0)
+    zero_init: bool = setting(False, "start the projector's output layers at zero (soft tokens begin as zeros)")
     log: str | None = setting(None, "the interaction log the samples came from (default DATA_DIR/ml-100k)")
 
 
@@ -86,7 +87,7 @@ def train_collm(run: str | os.PathLike, valid: Sequence[Sample], out: str | os.P
         p.requires_grad_(False)
     template = load_template(STYLE, lm.tokenizer)
     u, i = token_dims(signals, train[:1])
-    soft = SoftTokens(lm.model, lm.tokenizer, Projector(u, i, lm.model.config.hidden_size, cfg.width), signals)
+    soft = SoftTokens(lm.model, lm.tokenizer, Projector(u, i, lm.model.config.hidden_size, cfg.width, cfg.zero_init), signals)
     cutoff = int(text_cfg.get("cutoff", 512))
     history, best = _fit(lm, soft, template, train, vsub, cfg, cutoff, log)
     soft.projector.load_state_dict(best["state"])
