@@ -275,6 +275,35 @@ def convert(
                f"{after['items']} items in {buckets} buckets (read {before['interactions']})")
 
 
+@_command(prepare_app, "log")
+def prepare_log(
+    source: SourceArg,
+    out: OutOpt,
+    format: FormatOpt = None,
+    preset: PresetOpt = None,
+    columns: ColumnsOpt = None,
+    like: LikeOpt = None,
+    domain: Annotated[str, typer.Option("--domain", help="The noun in the prompt: movie, book, ...")] = "movie",
+    history: Annotated[int, typer.Option("--history", min=1, help="History length: items before each target.")] = 10,
+    max_windows: Annotated[int | None, typer.Option("--max-windows", min=10, help="Keep only the last N windows "
+                                                    "(MovieLens: 10000).")] = None,
+):
+    """Any supported interaction log -> TALLRec samples, windowed by the movie rule and split 8:1:1.
+
+    The log is read like `tallrec data convert` reads it (format detected from the file names, a
+    preset's filters); users in order of first appearance, each user's ratings in time order (ties
+    in file order); every rating with HISTORY earlier ones is a target with those as its history.
+    Each split's side file <split>.users.json keeps the user ids.
+    """
+    from ..data.builders.log_windows import log_windows
+    from ..data.builders.windows import split_811
+
+    log, _ = _filtered_log(source, format, preset, columns, like)
+    windows = list(log_windows(log, history, domain))
+    train, valid, test = split_811(windows[-max_windows:] if max_windows else windows)
+    _write_splits(out, {"train": train, "valid": valid, "test": test})
+
+
 @_command(data_app, "inspect")
 def inspect_log(source: SourceArg, format: FormatOpt = None, preset: PresetOpt = None, columns: ColumnsOpt = None,
                 like: LikeOpt = None):
