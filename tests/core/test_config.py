@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from tallrec.baselines.settings import SeqSettings, SimpleSettings
+from tallrec.baselines.settings import CollabSettings, SeqSettings, SimpleSettings
 from tallrec.core.config import (
     build_config,
     load_config,
@@ -32,7 +32,7 @@ def _all_packaged():
 def test_every_packaged_config_loads_and_comments_every_key(kind, name):
     path = packaged_config(kind, f"{name}.yaml")
     if kind == "baselines":
-        cls = SeqSettings if name == "sequential" else SimpleSettings
+        cls = {"sequential": SeqSettings, "simple": SimpleSettings, "collab": CollabSettings}[name]
     else:
         cls = SCHEMAS[kind]
     load_config(cls, path)

@@ -23,7 +23,7 @@ def test_every_method_is_one_entry():
     assert {"tallrec", "r", "at", "icl", "like-share", "logreg", "cross-domain"} <= set(names)
     assert set(BASELINES) <= set(names)  # each baseline of the baselines' catalogue
     assert {m.kind for m in methods.REGISTRY.values()} <= set(methods.KINDS)
-    assert methods.of_kind("floor") == ["like-share", "logreg", "hist-valid"]
+    assert methods.of_kind("floor") == ["like-share", "logreg", "hist-cf", "hist-valid"]
     assert methods.get("tallrec").needs_stage1 and methods.get("at").needs_stage1 and not methods.get("r").needs_stage1
     assert not methods.get("at").uses_k and not methods.get("icl").uses_k and methods.get("r").uses_k
     assert methods.rows_of("cross-domain") == ["xd-movie", "xd-book", "xd-both"]

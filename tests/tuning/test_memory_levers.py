@@ -150,7 +150,7 @@ def test_micro_batch_auto_steps_down_to_a_divisor_that_fits(tmp_path, tiny_model
 
 def test_micro_batch_auto_parses_and_other_words_are_refused():
     assert load_config(TrainConfig, None, {"micro_batch_size": "auto"}).micro_batch_size == "auto"
-    assert load_config(TrainConfig, None, {"micro_batch_size": "16"}).micro_batch_size == 16
+    assert load_config(TrainConfig, None, {"micro_batch_size": "16", "batch_size": 32}).micro_batch_size == 16
     with pytest.raises(TallrecError, match="'big' is not one of auto"):
         load_config(TrainConfig, None, {"micro_batch_size": "big"})
     with pytest.raises(TallrecError, match="must be at least 1"):

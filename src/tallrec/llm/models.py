@@ -262,8 +262,20 @@ def load_model(name_or_path: str = DEFAULT_MODEL, precision: str = "auto", devic
     tok.padding_side = "left"
     if not quantized:  # bitsandbytes placed the weights already (and they cannot be moved)
         model.to(dev)
+    elif dev.type == "cpu":
+        keep_4bit_trainable_on_cpu(model)
     model.eval()
     return LoadedModel(model=model, tokenizer=tok, name=name_or_path, device=dev, dtype=dtype)
+
+
+def keep_4bit_trainable_on_cpu(model: torch.nn.Module) -> None:
+    """bitsandbytes 0.50 repacks a 4-bit layer's weights for its AVX512-BF16 CPU kernel the first
+    time the layer runs in eval mode, and the training forward then fails on the repacked weights
+    (RuntimeError: shape '[N, 0]' is invalid); rec-tuning validates, then trains. Keeping every 4-bit
+    layer off that path keeps it trainable (tests/tuning/test_memory_levers.py, on such a CPU)."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
 
 
 def is_quantized(model: torch.nn.Module) -> bool:
