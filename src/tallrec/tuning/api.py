@@ -18,6 +18,7 @@ from typing import Any
 
 from ..core.defaults import DEFAULT_RECIPE
 from .config import TrainConfig
+from .run_folder import flat_dict
 
 
 def train_config(config: str | os.PathLike | TrainConfig | None = None, **overrides: Any) -> TrainConfig:
@@ -28,19 +29,11 @@ def train_config(config: str | os.PathLike | TrainConfig | None = None, **overri
         from dataclasses import asdict
 
         base, config = asdict(config), None
-        overrides = {**_flat(base), **overrides}
+        overrides = {**flat_dict(base), **overrides}
     flat = {k.replace("lora_", "lora.", 1) if k.startswith("lora_") else k: v for k, v in overrides.items()}
     return load_config(TrainConfig, resolve_config(config, "rec", DEFAULT_RECIPE), flat)
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
 
 
 def rec_tune_run(config=None, *, train: str | os.PathLike, valid: str | os.PathLike, out: str | os.PathLike,

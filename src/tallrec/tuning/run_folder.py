@@ -47,11 +47,12 @@ def launcher_main() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
+def flat_dict(d: dict, prefix: str = "") -> dict:
+    """Nested settings as one level of dotted keys ({"lora": {"r": 8}} -> {"lora.r": 8})."""
     out = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
+            out.update(flat_dict(v, f"{prefix}{k}."))
         else:
             out[prefix + k] = v
     return out
@@ -61,7 +62,7 @@ def config_difference(old: dict, new: dict, default: dict) -> str | None:
     """The first setting that differs between a recorded config and this one (nested dicts compared
     key by key), or None. A setting added since the record, at its `default` here, and one since
     removed that was off there (load_in_8bit: false), are no difference: the run is the same."""
-    old, new, default = _flat(old), _flat(new), _flat(default)
+    old, new, default = flat_dict(old), flat_dict(new), flat_dict(default)
     for key in [*new, *(k for k in old if k not in new)]:
         if key not in old and new[key] == default.get(key, "(not set)"):
             continue
@@ -97,7 +98,7 @@ class RunFolder:
         if prev.read_text() == self.cfg_text:
             return self._input_difference()
         try:
-            old = _flat(yaml.safe_load(prev.read_text()) or {})
+            old = flat_dict(yaml.safe_load(prev.read_text()) or {})
         except yaml.YAMLError:
             return "config.yaml is not readable"
         new = self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else asdict(self.cfg)
