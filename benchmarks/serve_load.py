@@ -77,7 +77,7 @@ def offline(args, reqs: list[dict]) -> dict:
     t0 = time.perf_counter()
     ranked = [rec.rank(user(r), r["candidates"], k=None) for r in reqs]
     seconds = time.perf_counter() - t0
-    scores = [{x.item: x.p_yes for x in r} for r in ranked]
+    scores = [{x.item.title: x.p_yes for x in r} for r in ranked]  # rank returns Items
     return {"seconds": seconds, "throughput": sum(len(r["candidates"]) for r in reqs) / seconds, "scores": scores,
             "dtype": str(rec.lm.dtype).removeprefix("torch.")}
 

@@ -129,7 +129,7 @@ def test_two_training_steps_then_scoring(family, families, tmp_path):
     from tallrec.tuning.rec_tune import rec_tune
 
     folder = families(family)
-    cfg = load_config(TrainConfig, None, dict(model=str(folder), shots=4, batch_size=2, micro_batch_size=2, epochs=1,
+    cfg = load_config(TrainConfig, None, dict(model=str(folder), shots=4, batch_size=2, micro_batch_size=2, epochs=1, augment=0,
                                               eval_every=1, patience=5, valid_size=6, lr=5e-3, precision="fp32",
                                               cutoff=128))
     res = rec_tune(cfg, synthetic(20, seed=0, history=3), synthetic(12, seed=1, history=3), tmp_path / "run",

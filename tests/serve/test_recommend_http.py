@@ -17,7 +17,7 @@ def catalogue(tmp_path):
     titles = {i: f"Film {i} (19{50 + i})" for i in range(1, 31)}
     ratings = [(u, i, 1 + (u * i) % 5, u * 100 + i) for u in range(1, 21) for i in range(1 + u % 7, 13 + u % 7)]
     raw = write_raw_movielens(tmp_path / "ml", ratings, titles)
-    out = build_recommender_folder(tmp_path / "rec", raw, "popularity", blend=Blend("weight", "score", 0.0, 1.0, 10),
+    out = build_recommender_folder(tmp_path / "rec", raw, "popularity", blend=Blend("weight", "score", 0.0, 1.0, 8),
                                    n=8)
     return load_recommender_folder(out)
 
