@@ -73,7 +73,7 @@ def place(samples: Sequence[Sample], log: Interactions, where: str = "samples", 
             out.append((ev["user"].iat[row], ev["item"].iat[row], int(ev["timestamp"].iat[row]),
                         int(index.position[row]), int(index.own_likes[row])))
         elif live:
-            out.append(_live(s, log, index))
+            out.append(_live(s, index))
         else:
             found = len(windows.get(sample_key(s), [])) if windows is not None else 0
             why = "is in no window of" if not found else f"matches {found} windows of"
@@ -83,13 +83,13 @@ def place(samples: Sequence[Sample], log: Interactions, where: str = "samples", 
     return Placed(*(np.asarray(c, dtype=object if j < 2 else np.int64) for j, c in enumerate(cols)))
 
 
-def _live(s: Sample, log: Interactions, index) -> tuple:
+def _live(s: Sample, index) -> tuple:
     """(user, item, time, position, own likes) of a candidate no one rated (see `place`)."""
     ids = index.title_ids.get(s.target)
     item = ids[0] if ids is not None and len(ids) == 1 else None
     user, t = s.meta.get("user"), s.meta.get("timestamp")
     if t is None:
-        t = int(log.events["timestamp"].max()) + 1
+        t = index.end  # computed once per log, not per candidate
     before = index.user_before(user, int(t)) if user is not None else None
     if before is None:  # a user the log does not know: their history is all there is
         return None, item, int(t), len(s.history), len(s.liked)

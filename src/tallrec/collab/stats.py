@@ -35,6 +35,7 @@ class LogIndex:
         self.item_start = np.searchsorted(self.item_keys, np.arange(len(self.item_ids) + 1) * self.span)
         g = np.argsort(ts, kind="stable")
         self.times = ts[g]
+        self.end = int(ev["timestamp"].max()) + 1 if len(ts) else 1  # "after the whole log" (live candidates)
         self.global_likes = np.concatenate([[0], np.cumsum(liked[g])])
         # each event's place in its user's list and the likes before it there
         self.position = np.empty(len(ts), dtype=np.int64)
